@@ -1,0 +1,57 @@
+"""The NEXUS_API settings dict: documented defaults, typed access, reload on change.
+
+Read settings through ``get_settings()``; never keep the result in a module global,
+because ``override_settings`` in tests replaces it (``setting_changed`` clears it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+SETTING_NAME = "NEXUS_API"
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiSettings:
+    #: Ordered mapping of version name -> options (``deprecated``, ``sunset`` as ISO dates,
+    #: ``link``). Order matters: it is the upgrade path for version changes.
+    VERSIONS: dict[str, dict[str, Any]] = dataclasses.field(default_factory=lambda: {"1": {}})
+    #: The version served when a request names none; must be a key of ``VERSIONS``.
+    DEFAULT_VERSION: str = "1"
+    #: Page size when a view or paginator sets none.
+    PAGE_SIZE: int = 50
+    #: Upper bound for ``?page_size=``; larger requests get this many rows.
+    MAX_PAGE_SIZE: int = 500
+
+
+DEFAULTS: dict[str, Any] = {
+    f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
+    for f in dataclasses.fields(ApiSettings)
+}
+
+
+def user_settings() -> Any:
+    return getattr(settings, SETTING_NAME, {})
+
+
+@functools.cache
+def get_settings() -> ApiSettings:
+    """The effective settings. Unknown keys and wrong values are reported by system checks
+    (``nexus_api.E001``...) rather than raised here, so ``manage.py check`` lists every
+    problem at once."""
+    raw = user_settings()
+    if not isinstance(raw, dict):
+        return ApiSettings()
+    return ApiSettings(**{k: v for k, v in raw.items() if k in DEFAULTS})
+
+
+@receiver(setting_changed)
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        get_settings.cache_clear()

@@ -1,0 +1,27 @@
+"""Settings for the nexus-cache test suite; services come from the environment."""
+
+from __future__ import annotations
+
+from nexus_testing import database_settings
+
+SECRET_KEY = "nexus-cache-tests-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "nexus_cache",
+    "tests",
+]
+
+DATABASES = {"default": database_settings("nexus_cache")}
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "nexus-cache-tests"},
+}
+
+NEXUS_CACHE: dict[str, object] = {}

@@ -1,0 +1,73 @@
+"""System checks for NEXUS_TASKS: misconfiguration is reported by ``manage.py check``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.core.checks import CheckMessage, Error, register
+
+from nexus_tasks.conf import DEFAULTS, DISPATCH_MODES, SETTING_NAME, user_settings
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "DISPATCH": (str,),
+    "PUBLISH_TIMEOUT": (int, float),
+}
+
+
+def _has_type(value: object, types: tuple[type, ...]) -> bool:
+    # bool is a subclass of int, but PUBLISH_TIMEOUT=True is a mistake, not one second.
+    if isinstance(value, bool):
+        return bool in types
+    return isinstance(value, types)
+
+
+@register()
+def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    raw = user_settings()
+    if not isinstance(raw, dict):
+        return [
+            Error(
+                f"{SETTING_NAME} must be a dict, not {type(raw).__name__}.",
+                hint=f"Set {SETTING_NAME} = {{...}} with keys from: {', '.join(sorted(DEFAULTS))}.",
+                id="nexus_tasks.E001",
+            )
+        ]
+    errors: list[CheckMessage] = []
+    for key in sorted(set(raw) - set(DEFAULTS)):
+        errors.append(
+            Error(
+                f"{SETTING_NAME}[{key!r}] is not a nexus-tasks setting.",
+                hint=f"Known settings: {', '.join(sorted(DEFAULTS))}.",
+                id="nexus_tasks.E002",
+            )
+        )
+    for key, types in _TYPES.items():
+        if key in raw and not _has_type(raw[key], types):
+            errors.append(
+                Error(
+                    f"{SETTING_NAME}[{key!r}] must be {' or '.join(t.__name__ for t in types)}, "
+                    f"not {type(raw[key]).__name__}.",
+                    id="nexus_tasks.E003",
+                )
+            )
+    dispatch = raw.get("DISPATCH", DEFAULTS["DISPATCH"])
+    if isinstance(dispatch, str) and dispatch not in DISPATCH_MODES:
+        errors.append(
+            Error(
+                f"{SETTING_NAME}['DISPATCH'] is {dispatch!r}.",
+                hint=f"Use one of: {', '.join(repr(m) for m in DISPATCH_MODES)}.",
+                id="nexus_tasks.E004",
+            )
+        )
+    timeout = raw.get("PUBLISH_TIMEOUT", DEFAULTS["PUBLISH_TIMEOUT"])
+    if _has_type(timeout, (int, float)) and timeout <= 0:
+        errors.append(
+            Error(
+                f"{SETTING_NAME}['PUBLISH_TIMEOUT'] must be a positive number of seconds.",
+                hint="A publish at commit must be bounded so that a dead broker cannot hang a request.",
+                id="nexus_tasks.E005",
+            )
+        )
+    return errors

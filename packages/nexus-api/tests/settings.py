@@ -26,3 +26,7 @@ CACHES = {
 }
 
 NEXUS_API: dict[str, object] = {}
+
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "nexus_api.errors.problem_exception_handler",
+}

@@ -15,6 +15,9 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "DEFAULT_VERSION": (str,),
     "PAGE_SIZE": (int,),
     "MAX_PAGE_SIZE": (int,),
+    "PROBLEM_TYPE_BASE": (str,),
+    "REQUEST_ID_HEADER": (str,),
+    "VALIDATION_ERROR_STATUS": (int,),
 }
 
 

@@ -28,6 +28,15 @@ class ApiSettings:
     PAGE_SIZE: int = 50
     #: Upper bound for ``?page_size=``; larger requests get this many rows.
     MAX_PAGE_SIZE: int = 500
+    #: Prefix of every problem ``type`` URI (RFC 9457): the error code is appended in kebab
+    #: case (``invalid_cursor`` -> ``<base>invalid-cursor``). The default is a relative
+    #: reference, resolved against your API's host; point it at the page documenting your errors.
+    PROBLEM_TYPE_BASE: str = "/problems/"
+    #: Request header whose value becomes the problem's ``request_id`` (and is echoed back);
+    #: when absent or malformed an id is generated. ``""`` disables reading it.
+    REQUEST_ID_HEADER: str = "X-Request-ID"
+    #: HTTP status of validation problems: 400 (DRF's) or 422 (Unprocessable Content).
+    VALIDATION_ERROR_STATUS: int = 400
 
 
 DEFAULTS: dict[str, Any] = {

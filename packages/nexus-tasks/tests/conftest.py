@@ -1,1 +1,205 @@
+"""Fixtures: real Celery workers (subprocesses) on real brokers.
+
+* ``broker`` is parametrized over Redis and RabbitMQ and makes that broker's app current.
+* ``worker`` starts (once per session and broker, restarted when killed) a worker
+  subprocess on the session's own queue, pointed at the test database. Tests using it are
+  transactional (``transactional_db``): the worker is another process and sees only
+  committed data.
+"""
+
 from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from django.db import connection
+
+from nexus_testing import rabbitmq_url, redis_url
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+class Worker:
+    """A ``celery worker`` subprocess with the solo pool: the task runs in the process that
+    holds the broker connection, so SIGKILL really takes the unacknowledged message down
+    with it."""
+
+    def __init__(self, app_name: str, app: Celery, db_name: str) -> None:
+        self.app_name = app_name
+        self.app = app
+        self.db_name = db_name
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.generation = 0
+
+    @property
+    def hostname(self) -> str:
+        return f"{self.app_name}-{os.getpid()}-{self.generation}@nexus"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        self.generation += 1
+        env = dict(os.environ)
+        env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+        env["NEXUS_TASKS_WORKER_DB"] = self.db_name
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR), env.get("PYTHONPATH")]))
+        log = (
+            Path(os.environ.get("NEXUS_TASKS_TEST_LOGDIR") or tempfile.gettempdir())
+            / f"{env['NEXUS_TASKS_TEST_NS']}-{self.app_name}.log"
+        )
+        self.log_path = log
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    f"tests.celery_app:{self.app_name}",
+                    "worker",
+                    "--pool=solo",
+                    "--concurrency=1",
+                    "-n",
+                    self.hostname,
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "--loglevel=INFO",
+                ],
+                cwd=PACKAGE_DIR,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}; see {log}")
+            with contextlib.suppress(Exception):
+                if self.app.control.ping(destination=[self.hostname], timeout=0.3):
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"worker did not answer a ping within 30s; see {log}")
+
+    def ensure(self) -> Worker:
+        if not self.alive():
+            self.start()
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no warm shutdown, no ack, no cleanup — a crashed machine."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+_workers: dict[str, Worker] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_workers_and_queues() -> Iterator[None]:
+    yield
+    for worker in _workers.values():
+        worker.stop()
+    _delete_own_queues()
+
+
+def _delete_own_queues() -> None:
+    """Delete only the queues this session created (its namespace), never others'."""
+    from tests import celery_app
+
+    for app in (celery_app.redis_app, celery_app.amqp_app):
+        with contextlib.suppress(Exception), app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1)
+            channel = conn.default_channel
+            for queue in (celery_app.NAMESPACE,):
+                with contextlib.suppress(Exception):
+                    channel.queue_delete(queue)
+
+
+BROKERS = [
+    pytest.param("redis", marks=pytest.mark.requires_redis, id="redis"),
+    pytest.param("rabbitmq", marks=pytest.mark.requires_rabbitmq, id="rabbitmq"),
+]
+
+
+@pytest.fixture(params=BROKERS)
+def broker(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The broker under test; its Celery app is the current one for the test."""
+    from tests import celery_app
+
+    app = celery_app.redis_app if request.param == "redis" else celery_app.amqp_app
+    with current_app(app):
+        yield request.param
+
+
+@contextlib.contextmanager
+def current_app(app: Celery) -> Iterator[Celery]:
+    from celery import _state
+
+    previous = _state.default_app
+    previous_tls = getattr(_state._tls, "current_app", None)
+    app.set_current()
+    app.set_default()
+    try:
+        yield app
+    finally:
+        _state._tls.current_app = previous_tls
+        _state.default_app = previous
+
+
+@pytest.fixture
+def redis_broker() -> Iterator[str]:
+    from tests import celery_app
+
+    with current_app(celery_app.redis_app):
+        yield "redis"
+
+
+@pytest.fixture
+def worker(broker: str, transactional_db: None) -> Worker:
+    """A live worker for ``broker`` on the session's queue (restarted if a test killed it)."""
+    from tests import celery_app
+
+    app_name = "redis_app" if broker == "redis" else "amqp_app"
+    app = getattr(celery_app, app_name)
+    db_name = connection.settings_dict["NAME"]
+    existing = _workers.get(app_name)
+    if existing is None or existing.db_name != db_name:
+        existing = _workers[app_name] = Worker(app_name, app, db_name)
+    return existing.ensure()
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture
+def broker_url(broker: str) -> str:
+    return redis_url() if broker == "redis" else rabbitmq_url()

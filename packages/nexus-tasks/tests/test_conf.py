@@ -7,7 +7,9 @@ from nexus_tasks.conf import DEFAULTS, get_settings
 
 
 def test_defaults_are_documented_values() -> None:
-    assert DEFAULTS == {"DISPATCH": "on_commit", "PUBLISH_TIMEOUT": 1.0}
+    assert DEFAULTS["DISPATCH"] == "on_commit"
+    assert DEFAULTS["PUBLISH_TIMEOUT"] == 1.0
+    assert DEFAULTS["STORE"] == "database"
 
 
 def test_override_settings_is_seen_and_undone() -> None:

@@ -13,6 +13,23 @@ from nexus_tasks.conf import DEFAULTS, DISPATCH_MODES, SETTING_NAME, user_settin
 _TYPES: dict[str, tuple[type, ...]] = {
     "DISPATCH": (str,),
     "PUBLISH_TIMEOUT": (int, float),
+    "STORE": (str,),
+    "REDIS_URL": (str, type(None)),
+    "KEY_PREFIX": (str,),
+    "MAX_RETRIES": (int,),
+    "RETRY_BACKOFF": (int, float),
+    "RETRY_BACKOFF_MAX": (int, float),
+    "MAX_DELIVERIES": (int,),
+    "UNIQUE_TTL": (int,),
+    "IDEMPOTENCY_TTL": (int,),
+    "OUTBOX_BATCH_SIZE": (int,),
+    "OUTBOX_CLAIM_TIMEOUT": (int,),
+    "OUTBOX_RETENTION": (int,),
+    "RELAY_INTERVAL": (int, float),
+    "RELAY_BACKOFF_MAX": (int, float),
+    "EMAIL_BACKEND": (str,),
+    "HEALTH_MAX_OUTBOX_AGE": (int,),
+    "BEAT_LOCK_TTL": (int,),
 }
 
 

@@ -11,6 +11,11 @@ from django.core.checks import CheckMessage, Error, register
 from nexus_api.conf import DEFAULTS, SETTING_NAME, user_settings
 
 _TYPES: dict[str, tuple[type, ...]] = {
+    "CURSOR_SALT": (str,),
+    "COUNT_POLICY": (str,),
+    "COUNT_CACHE_TIMEOUT": (int,),
+    "MAX_PAGE": (int,),
+    "GRAPHQL_MAX_FIRST": (int,),
     "VERSIONS": (dict,),
     "DEFAULT_VERSION": (str,),
     "PAGE_SIZE": (int,),
@@ -18,6 +23,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "PROBLEM_TYPE_BASE": (str,),
     "REQUEST_ID_HEADER": (str,),
     "VALIDATION_ERROR_STATUS": (int,),
+    "VERSION_SOURCES": (list, tuple),
+    "VERSION_HEADER": (str,),
+    "VERSION_PARAM": (str,),
+    "ENFORCE_SUNSET": (bool,),
 }
 
 
@@ -78,4 +87,36 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
                 id="nexus_api.E005",
             )
         )
+    return errors
+
+
+_COUNT_POLICIES = ("none", "exact", "estimate", "cached")
+
+
+@register()
+def check_pagination_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Pagination settings whose wrong value would otherwise surface only on a request."""
+    raw = user_settings()
+    if not isinstance(raw, dict):
+        return []  # reported as nexus_api.E001
+    errors: list[CheckMessage] = []
+    policy = raw.get("COUNT_POLICY", DEFAULTS["COUNT_POLICY"])
+    if isinstance(policy, str) and policy not in _COUNT_POLICIES:
+        errors.append(
+            Error(
+                f"{SETTING_NAME}['COUNT_POLICY'] is {policy!r}, which is not a count policy.",
+                hint=f"Use one of: {', '.join(repr(p) for p in _COUNT_POLICIES)}.",
+                id="nexus_api.E010",
+            )
+        )
+    for key in ("COUNT_CACHE_TIMEOUT", "MAX_PAGE", "GRAPHQL_MAX_FIRST"):
+        value = raw.get(key, DEFAULTS[key])
+        if _has_type(value, (int,)) and value <= 0:
+            errors.append(
+                Error(
+                    f"{SETTING_NAME}[{key!r}] must be a positive integer, not {value}.", id="nexus_api.E011"
+                )
+            )
     return errors

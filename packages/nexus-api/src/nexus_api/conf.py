@@ -19,6 +19,18 @@ SETTING_NAME = "NEXUS_API"
 
 @dataclasses.dataclass(frozen=True)
 class ApiSettings:
+    #: Salt of the signature on pagination cursors. Change it to invalidate every cursor
+    #: ever issued (rotating ``SECRET_KEY`` with ``SECRET_KEY_FALLBACKS`` keeps them valid).
+    CURSOR_SALT: str = "nexus_api.keyset.cursor"
+    #: Default count policy of the paginators and ``totalCount``: ``"none"`` (no COUNT query),
+    #: ``"exact"``, ``"estimate"`` (PostgreSQL planner estimate) or ``"cached"``.
+    COUNT_POLICY: str = "none"
+    #: Seconds an exact count is cached under the ``"cached"`` policy.
+    COUNT_CACHE_TIMEOUT: int = 60
+    #: Deepest page ``PageNumberPagination`` serves; past it a 400 points to cursor paging.
+    MAX_PAGE: int = 100
+    #: Largest ``first``/``last`` a ``KeysetConnectionField`` accepts (a GraphQL error above).
+    GRAPHQL_MAX_FIRST: int = 100
     #: Ordered mapping of version name -> options (``deprecated``, ``sunset`` as ISO dates,
     #: ``link``). Order matters: it is the upgrade path for version changes.
     VERSIONS: dict[str, dict[str, Any]] = dataclasses.field(default_factory=lambda: {"1": {}})
@@ -37,6 +49,17 @@ class ApiSettings:
     REQUEST_ID_HEADER: str = "X-Request-ID"
     #: HTTP status of validation problems: 400 (DRF's) or 422 (Unprocessable Content).
     VALIDATION_ERROR_STATUS: int = 400
+    #: Where ``NexusVersioning`` looks for the requested version, first match wins:
+    #: ``"url"`` (the URL kwarg), ``"accept"`` (``Accept: ...; version=2``), ``"header"``
+    #: (``VERSION_HEADER``), ``"query"`` (``?version=2``).
+    VERSION_SOURCES: tuple[str, ...] = ("url", "accept", "header")
+    #: Request header naming the version when the ``"header"`` source is enabled.
+    VERSION_HEADER: str = "X-API-Version"
+    #: Name of the URL kwarg, ``Accept`` parameter and query parameter carrying the version.
+    VERSION_PARAM: str = "version"
+    #: Answer requests for a version past its ``sunset`` date with 410 Gone. ``False`` keeps
+    #: serving it (still announcing the sunset in headers).
+    ENFORCE_SUNSET: bool = True
 
 
 DEFAULTS: dict[str, Any] = {

@@ -1,0 +1,7 @@
+"""Models of the tests app. Each feature keeps its models in its own module, imported here."""
+
+from __future__ import annotations
+
+from tests.keyset_models import KsHost, KsItem, KsOrdered
+
+__all__ = ["KsHost", "KsItem", "KsOrdered"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from nexus_testing import database_settings
+import tempfile
+
+from nexus_testing import database_settings, redis_url
 
 SECRET_KEY = "nexus-cache-tests-not-secret"
 DEBUG = False
@@ -14,14 +16,42 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "rest_framework",
+    "graphene_django",
     "nexus_cache",
     "tests",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 
 DATABASES = {"default": database_settings("nexus_cache")}
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "nexus-cache-tests"},
+    "file": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": tempfile.mkdtemp(prefix="nexus-cache-tests-"),
+    },
+    "db": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "nexus_cache_test_table"},
+    "redis": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": redis_url(),
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+    },
 }
 
 NEXUS_CACHE: dict[str, object] = {}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+GRAPHENE = {"SCHEMA": "tests.schema.schema"}

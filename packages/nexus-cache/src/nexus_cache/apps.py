@@ -11,5 +11,8 @@ class NexusCacheConfig(AppConfig):
     verbose_name = "Nexus cache"
 
     def ready(self) -> None:
-        # Registers the system checks and the setting_changed receiver.
-        from nexus_cache import checks, conf  # noqa: F401
+        # Registers the system checks and the setting_changed receiver, and puts the
+        # statement observer on every database connection (present and future).
+        from nexus_cache import _tracking, checks, conf  # noqa: F401
+
+        _tracking.install_all()

@@ -18,6 +18,15 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "ENABLED": (bool,),
     "STAMPEDE_LOCK_TIMEOUT": (int, float),
     "FAIL_OPEN": (bool,),
+    "STAMPEDE_PROTECTION": (bool,),
+    "REPLICAS": (dict,),
+    "REPLICA_LAG_GUARD": (int, float),
+    "CIRCUIT_BREAKER_THRESHOLD": (int,),
+    "CIRCUIT_BREAKER_COOLDOWN": (int, float),
+    "RETRY_INTERVAL": (int, float),
+    "TOKEN_TIMEOUT": (int,),
+    "STATS_FLUSH_INTERVAL": (int, float),
+    "IGNORE_TABLES": (list, tuple),
 }
 
 

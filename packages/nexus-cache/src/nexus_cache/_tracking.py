@@ -1,0 +1,336 @@
+"""Seeing every statement: write detection, after-commit invalidation, dependency discovery.
+
+One ``execute_wrapper`` is installed on every database connection (``connection_created``).
+It sees every statement Django runs, whatever produced it: ``save()``, ``QuerySet.update()``,
+``bulk_update()``, m2m changes, multi-table inheritance, raw cursors. So no write path can
+be forgotten.
+
+* A write replaces its tokens **after** the statement ran, and inside a transaction only
+  when it commits (``transaction.on_commit`` on that connection, registered per savepoint
+  so that rolling a savepoint back drops exactly its invalidations).
+* While the transaction is open its pending tokens are *dirty*: cached reads that depend on
+  them bypass the cache, so uncommitted data is never served to others nor stored.
+* While a cached value is being computed (a ``Recorder`` is active in the context), every
+  read statement's tokens are read *before* the statement runs and become dependencies.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.apps import apps
+from django.db import connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django.db.models.signals import class_prepared
+
+from nexus_cache import _sql, _stats, _store, _tokens
+from nexus_cache.conf import _reload_hooks, get_settings
+from nexus_cache.signals import invalidated
+
+# -- schema knowledge ---------------------------------------------------------------------
+
+_meta_lock = threading.Lock()
+_meta: _sql.TableMeta | None = None
+_cascades: dict[str, frozenset[str]] = {}
+
+
+def table_meta() -> _sql.TableMeta:
+    global _meta, _cascades
+    meta = _meta
+    if meta is not None:
+        return meta
+    with _meta_lock:
+        if _meta is not None:
+            return _meta
+        if not apps.ready:  # pragma: no cover - statements before app loading
+            return _sql.TableMeta({})
+        pks: dict[str, str] = {}
+        cascades: dict[str, set[str]] = {}
+        for model in apps.get_models(include_auto_created=True):
+            opts = model._meta
+            if opts.pk is not None and opts.pk.column is not None:
+                pks[opts.db_table] = opts.pk.column
+            for field in opts.local_fields:
+                # Django 6.1 database-level on_delete: the database changes rows of the
+                # referencing table without a statement we could see.
+                if getattr(field, "db_on_delete", None) is not None and field.related_model is not None:
+                    target = field.related_model._meta.db_table
+                    cascades.setdefault(target, set()).add(opts.db_table)
+        _cascades = {k: frozenset(v) for k, v in cascades.items()}
+        _meta = _sql.TableMeta(pks)
+        return _meta
+
+
+def _reset_meta(**kwargs: Any) -> None:
+    global _meta
+    _meta = None
+
+
+class_prepared.connect(_reset_meta, dispatch_uid="nexus_cache.reset_meta")
+_reload_hooks.append(_reset_meta)
+
+
+# -- token names of a write ----------------------------------------------------------------
+
+
+def write_names(ns: str, stmt: _sql.Statement, params: Any, many: bool) -> set[str]:
+    names: set[str] = set()
+    ignore = get_settings().IGNORE_TABLES
+    if stmt.unknown_write:
+        names.add(_tokens.epoch(ns))
+    for w in stmt.writes:
+        if w.table in ignore:
+            continue
+        names.add(_tokens.table(ns, w.table))
+        bulk = w.bulk
+        if w.rows is not None:
+            keys = w.rows.keys(params, many)
+            if keys is None:
+                bulk = True
+            else:
+                names.update(_tokens.row(ns, w.table, k) for k in keys)
+        if bulk:
+            names.add(_tokens.bulk(ns, w.table))
+        if w.inserts:
+            names.add(_tokens.inserts(ns, w.table))
+        for child in _cascades.get(w.table, ()):
+            names.update((_tokens.table(ns, child), _tokens.bulk(ns, child)))
+    if names:
+        names.add(_tokens.any_write(ns))
+    return names
+
+
+# -- pending invalidations of open transactions ------------------------------------------------
+
+_PENDING_ATTR = "_nexus_cache_pending"
+
+
+class _Pending:
+    """The tokens one transaction (or savepoint level) will replace when it commits."""
+
+    __slots__ = ("alias", "names")
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.names: set[str] = set()
+
+    def __call__(self) -> None:
+        apply_invalidation(self.alias, self.names)
+
+
+def apply_invalidation(alias: str | None, names: set[str], *, guard: bool = True) -> None:
+    """Replace tokens now (after a commit), count it, signal it, and arm the replica guard."""
+    if not names:
+        return
+    _tokens.replace(names)
+    _stats.incr("invalidations")
+    invalidated.send(sender=None, alias=alias, tokens=frozenset(names))
+    lag = get_settings().REPLICA_LAG_GUARD
+    if guard and lag > 0 and alias is not None and _has_replicas(alias):
+        timer = threading.Timer(lag, apply_invalidation, args=(alias, set(names)), kwargs={"guard": False})
+        timer.daemon = True
+        timer.start()
+
+
+def _has_replicas(alias: str) -> bool:
+    ns = _tokens.namespace(alias)
+    return any(_tokens.namespace(other) == ns and other != alias for other in connections)
+
+
+def register_write(conn: BaseDatabaseWrapper, names: set[str]) -> None:
+    if not names:
+        return
+    if conn.in_atomic_block:
+        pending: dict[tuple[Any, ...], _Pending] = conn.__dict__.setdefault(_PENDING_ATTR, {})
+        sids = tuple(conn.savepoint_ids)
+        p = pending.get(sids)
+        if p is None or not _alive(conn, p):
+            p = _Pending(conn.alias)
+            pending[sids] = p
+            transaction.on_commit(p, using=conn.alias, robust=True)
+        p.names |= names
+        return
+    # Autocommit: the statement has committed. (Manual transaction management cannot be
+    # hooked; replacing now is the best available, documented as unsupported.)
+    apply_invalidation(conn.alias, names)
+
+
+def _alive(conn: BaseDatabaseWrapper, p: _Pending) -> bool:
+    return any(item[1] is p for item in conn.run_on_commit)
+
+
+def dirty() -> frozenset[str]:
+    """Tokens that open transactions in this thread have written and not committed."""
+    out: set[str] = set()
+    for conn in connections.all(initialized_only=True):
+        pending: dict[tuple[Any, ...], _Pending] | None = conn.__dict__.get(_PENDING_ATTR)
+        if not pending:
+            continue
+        if not conn.in_atomic_block:
+            pending.clear()
+            continue
+        live = {id(item[1]) for item in conn.run_on_commit}
+        for sids, p in list(pending.items()):
+            if id(p) in live:
+                out |= p.names
+            else:  # committed, or rolled back with its savepoint
+                del pending[sids]
+    return frozenset(out)
+
+
+# -- dependency discovery -------------------------------------------------------------------
+
+
+class Recorder:
+    """Collects what one computation reads; reads each token before the statement runs."""
+
+    def __init__(self, known: dict[str, int] | None = None) -> None:
+        self.values: dict[str, int] = dict(known or {})
+        self.names: set[str] = set()
+        self.failed = False
+        self.wrote = False
+        self.unsafe = False
+        #: (insert-token name, number of row keys) of primary-key reads, in order.
+        self.row_reads: list[tuple[str, int]] = []
+
+    def need(self, names: Iterable[str]) -> None:
+        names = set(names)
+        self.names |= names
+        missing = [n for n in names if n not in self.values]
+        if not missing or self.failed:
+            return
+        try:
+            self.values.update(_tokens.read(missing))
+        except _store.CacheUnavailable:
+            self.failed = True
+
+    def on_read(self, conn: BaseDatabaseWrapper, stmt: _sql.Statement, params: Any, many: bool) -> None:
+        ns = _tokens.namespace(conn.alias)
+        names = {_tokens.epoch(ns)}
+        rr = stmt.row_read
+        keys = rr.keys(params, many) if rr is not None else None
+        for t in stmt.tables:
+            if rr is not None and keys is not None and t == rr.table:
+                names.update(_tokens.row(ns, t, k) for k in keys)
+                names.add(_tokens.bulk(ns, t))
+                ins = _tokens.inserts(ns, t)
+                names.add(ins)
+                self.row_reads.append((ins, len(keys)))
+            else:
+                names.add(_tokens.table(ns, t))
+        if stmt.opaque:
+            names.add(_tokens.any_write(ns))
+        if conn.in_atomic_block and not _snapshot_per_statement(conn):
+            self.unsafe = True
+        self.need(names)
+
+    def rows_found(self, count: int) -> None:
+        """The first primary-key read found all its rows: inserts cannot change it."""
+        if self.row_reads:
+            ins, n = self.row_reads[0]
+            if n == count and all(other != ins for other, _ in self.row_reads[1:]):
+                self.names.discard(ins)
+
+
+_current: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
+    "nexus_cache_recorder", default=None
+)
+
+
+def current() -> Recorder | None:
+    return _current.get()
+
+
+def recording(rec: Recorder | None) -> contextvars.Token[Recorder | None]:
+    return _current.set(rec)
+
+
+def stop_recording(token: contextvars.Token[Recorder | None]) -> None:
+    _current.reset(token)
+
+
+def _snapshot_per_statement(conn: BaseDatabaseWrapper) -> bool:
+    """Whether a statement inside a transaction sees data committed before it started.
+
+    PostgreSQL READ COMMITTED: yes. SQLite outside WAL mode: the transaction's shared lock
+    keeps writers from committing while it lasts, which is as good. Anything else (MySQL's
+    REPEATABLE READ, SERIALIZABLE, SQLite WAL) reads an older snapshot: values computed in
+    a transaction there are served but never stored.
+    """
+    cached = conn.__dict__.get("_nexus_cache_snapshot_ok")
+    if cached is not None:
+        return bool(cached)
+    ok = False
+    if conn.vendor == "postgresql":
+        level = getattr(conn, "isolation_level", None)
+        ok = level is None or int(level) == 1  # psycopg IsolationLevel.READ_COMMITTED
+    elif conn.vendor == "sqlite":
+        try:
+            with _store._inside():
+                mode = conn.connection.execute("PRAGMA journal_mode").fetchone()[0]
+            ok = str(mode).lower() != "wal"
+        except Exception:  # pragma: no cover - defensive
+            ok = False
+    conn.__dict__["_nexus_cache_snapshot_ok"] = ok
+    return ok
+
+
+# -- the wrapper ------------------------------------------------------------------------------
+
+
+def _execute_wrapper(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    rec = _current.get()
+    if (rec is None and _sql.is_plain_select(sql)) or _store.internal():
+        return execute(sql, params, many, context)
+    conn: BaseDatabaseWrapper = context["connection"]
+    stmt = _sql.parse(sql, table_meta())
+    if stmt.kind is _sql.Kind.READ:
+        if rec is not None:
+            rec.on_read(conn, stmt, params, many)
+        return execute(sql, params, many, context)
+    if stmt.kind is _sql.Kind.NEUTRAL:
+        return execute(sql, params, many, context)
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        if rec is not None:
+            rec.wrote = True
+        register_write(conn, write_names(_tokens.namespace(conn.alias), stmt, params, many))
+
+
+def install(conn: BaseDatabaseWrapper) -> None:
+    # At the front of the list: Django's execute_wrapper() context manager pops the last
+    # wrapper on exit, which must stay the user's own.
+    if _execute_wrapper not in conn.execute_wrappers:
+        conn.execute_wrappers.insert(0, _execute_wrapper)
+
+
+def _on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    install(connection)
+
+
+def install_all() -> None:
+    connection_created.connect(_on_connection_created, dispatch_uid="nexus_cache.install")
+    for conn in connections.all(initialized_only=True):
+        install(conn)
+
+
+__all__ = [
+    "Recorder",
+    "apply_invalidation",
+    "current",
+    "dirty",
+    "install",
+    "install_all",
+    "recording",
+    "register_write",
+    "stop_recording",
+    "table_meta",
+    "write_names",
+]

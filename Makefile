@@ -1,6 +1,8 @@
 # The two commands from the README, plus conveniences. Windows without make:
 #   py scripts\dev.py run    /    py scripts\dev.py test
 PYTHON ?= python3
+# Run environments two at a time by default; `make test TOX_ARGS="-e cache-py311-dj52-sqlite"` runs one.
+TOX_ARGS ?= -p 2 --parallel-no-spinner
 
 .PHONY: run test lint clean
 

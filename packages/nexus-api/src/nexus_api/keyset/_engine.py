@@ -106,19 +106,15 @@ class Keyset:
     def order(self, queryset: models.QuerySet[Any], *, reverse: bool = False) -> models.QuerySet[Any]:
         return queryset.order_by(*(key.order_by(reverse=reverse) for key in self.keys))
 
-    def page(
+    def page_queryset(
         self,
         queryset: models.QuerySet[Any],
         *,
         size: int,
         cursor: Cursor | None = None,
         reverse: bool | None = None,
-    ) -> Page[Any]:
-        """Fetch ``size`` rows after the cursor (before it when it points backwards).
-
-        Without a cursor: the first rows, or the last ones when ``reverse`` (relay's
-        ``last`` without ``before``). One query of ``size + 1`` rows; never a COUNT.
-        """
+    ) -> models.QuerySet[Any]:
+        """The one query behind :meth:`page` (``size + 1`` rows), e.g. to ``explain()`` it."""
         if queryset.query.is_sliced:
             raise TypeError("Keyset pagination needs an unsliced queryset; remove the [start:stop] slice.")
         if size < 1:
@@ -134,7 +130,23 @@ class Keyset:
         if cursor is not None:
             condition = after_position(self.keys, cursor.position, reverse=backwards)
             queryset = queryset.none() if condition is None else queryset.filter(condition)
-        rows = list(self.order(queryset, reverse=backwards)[: size + 1])
+        return self.order(queryset, reverse=backwards)[: size + 1]
+
+    def page(
+        self,
+        queryset: models.QuerySet[Any],
+        *,
+        size: int,
+        cursor: Cursor | None = None,
+        reverse: bool | None = None,
+    ) -> Page[Any]:
+        """Fetch ``size`` rows after the cursor (before it when it points backwards).
+
+        Without a cursor: the first rows, or the last ones when ``reverse`` (relay's
+        ``last`` without ``before``). One query of ``size + 1`` rows; never a COUNT.
+        """
+        backwards = cursor.reverse if cursor is not None else bool(reverse)
+        rows = list(self.page_queryset(queryset, size=size, cursor=cursor, reverse=reverse))
         more = len(rows) > size
         del rows[size:]
         if backwards:

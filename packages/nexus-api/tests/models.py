@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from tests.keyset_models import KsHost, KsItem, KsOrdered
+from tests.versioning_models import VHost, VListing, VReview
 
-__all__ = ["KsHost", "KsItem", "KsOrdered"]
+__all__ = ["KsHost", "KsItem", "KsOrdered", "VHost", "VListing", "VReview"]

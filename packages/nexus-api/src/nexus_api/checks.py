@@ -120,3 +120,7 @@ def check_pagination_settings(
                 )
             )
     return errors
+
+
+# Versioning and problem-details checks (ids nexus_api.E020-E029, W020-W029) live with the code they check.
+from nexus_api.versioning import _checks as _versioning_checks  # noqa: E402, F401

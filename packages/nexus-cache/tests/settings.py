@@ -29,6 +29,8 @@ MIDDLEWARE = [
 ]
 
 DATABASES = {"default": database_settings("nexus_cache")}
+# A read replica of default (the same database in tests): tokens map to default's.
+DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "nexus-cache-tests"},

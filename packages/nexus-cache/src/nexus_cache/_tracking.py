@@ -267,7 +267,9 @@ def _snapshot_per_statement(conn: BaseDatabaseWrapper) -> bool:
     ok = False
     if conn.vendor == "postgresql":
         level = getattr(conn, "isolation_level", None)
-        ok = level is None or int(level) == 1  # psycopg IsolationLevel.READ_COMMITTED
+        # psycopg 3: IsolationLevel.READ_COMMITTED; psycopg2: ISOLATION_LEVEL_READ_COMMITTED == 1.
+        name = getattr(level, "name", None)
+        ok = level is None or name == "READ_COMMITTED" or (name is None and level == 1)
     elif conn.vendor == "sqlite":
         try:
             with _store._inside():

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Info, Tags, Warning, register
 
 from nexus_cache.conf import DEFAULTS, SETTING_NAME, user_settings
 
@@ -84,4 +84,71 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
                 id="nexus_cache.E005",
             )
         )
+    return errors
+
+
+_LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
+_DUMMY = "django.core.cache.backends.dummy.DummyCache"
+_FILE = "django.core.cache.backends.filebased.FileBasedCache"
+
+
+@register(Tags.caches)
+def check_backend(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """The cache backend must be able to do what the settings ask of it."""
+    raw = user_settings()
+    if not isinstance(raw, dict):
+        return []
+    alias = raw.get("CACHE_ALIAS", DEFAULTS["CACHE_ALIAS"])
+    config = settings.CACHES.get(alias) if isinstance(alias, str) else None
+    if not config:
+        return []
+    backend = config.get("BACKEND", "")
+    messages: list[CheckMessage] = []
+    if backend == _LOCMEM and not settings.DEBUG:
+        messages.append(
+            Warning(
+                f"CACHES[{alias!r}] is LocMemCache: every process has its own copy, so a write in one "
+                "process (a web worker, a Celery worker) does not invalidate what another cached.",
+                hint="With more than one process use a shared cache: django-redis, Memcached, the "
+                "file-based or the database cache. (This warning is silent under DEBUG.)",
+                id="nexus_cache.W001",
+            )
+        )
+    if backend == _DUMMY:
+        messages.append(
+            Warning(
+                f"CACHES[{alias!r}] is DummyCache: nexus-cache will never serve a cached value.",
+                hint=f"Point {SETTING_NAME}['CACHE_ALIAS'] at a real cache, or set ENABLED to False.",
+                id="nexus_cache.W002",
+            )
+        )
+    if backend == _FILE and raw.get("STAMPEDE_PROTECTION", True):
+        messages.append(
+            Info(
+                f"CACHES[{alias!r}] is FileBasedCache, whose add() is not atomic across processes: "
+                "stampede protection is best effort there (correctness is unaffected).",
+                hint=f"Use Redis or Memcached for strict single-flight, or set {SETTING_NAME}"
+                "['STAMPEDE_PROTECTION'] = False to silence this.",
+                id="nexus_cache.I001",
+            )
+        )
+    return messages
+
+
+@register(Tags.database)
+def check_replicas(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    raw = user_settings()
+    if not isinstance(raw, dict) or not isinstance(raw.get("REPLICAS", {}), dict):
+        return []
+    errors: list[CheckMessage] = []
+    for replica, primary in sorted(raw.get("REPLICAS", {}).items()):
+        for role, alias in (("replica", replica), ("primary", primary)):
+            if alias not in settings.DATABASES:
+                errors.append(
+                    Error(
+                        f"{SETTING_NAME}['REPLICAS'] names {role} {alias!r}, which is not in DATABASES.",
+                        hint=f"Map replica aliases to primary aliases from: {', '.join(sorted(settings.DATABASES))}.",
+                        id="nexus_cache.E006",
+                    )
+                )
     return errors

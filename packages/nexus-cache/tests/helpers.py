@@ -1,0 +1,23 @@
+"""Small helpers shared by the test modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+
+@contextmanager
+def no_queries() -> Iterator[None]:
+    """Assert the block ran no SQL at all (a cache hit)."""
+    with CaptureQueriesContext(connection) as ctx:
+        yield
+    assert len(ctx) == 0, [q["sql"] for q in ctx.captured_queries]
+
+
+@contextmanager
+def queries() -> Iterator[CaptureQueriesContext]:
+    with CaptureQueriesContext(connection) as ctx:
+        yield ctx

@@ -1,0 +1,241 @@
+"""Commit ordering, rollback, read-your-own-writes, savepoints, forced interleavings."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test import override_settings
+
+from nexus_cache import cached
+from nexus_cache.signals import invalidated
+
+from tests.helpers import no_queries, queries
+from tests.models import Host, Listing
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "replica"])
+
+TIMEOUT = 10
+
+
+def prices() -> list[int]:
+    return [x.price for x in Listing.objects.cached(timeout=60).order_by("id")]
+
+
+def in_thread(target: Callable[[], Any]) -> threading.Thread:
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            raise
+        finally:
+            connections.close_all()
+
+    t = threading.Thread(target=run, daemon=True)
+    t._nx_errors = errors  # type: ignore[attr-defined]
+    t.start()
+    return t
+
+
+def join(t: threading.Thread) -> None:
+    t.join(TIMEOUT)
+    assert not t.is_alive(), "thread hung"
+    assert not t._nx_errors, t._nx_errors  # type: ignore[attr-defined]
+
+
+@pytest.mark.requires_postgres
+def test_reader_selects_writer_commits_reader_stores_next_read_is_fresh() -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    selected, committed = threading.Event(), threading.Event()
+
+    @cached(timeout=60)
+    def snapshot() -> list[int]:
+        rows = [x.price for x in Listing.objects.order_by("id")]
+        selected.set()  # the reader has its (old) rows ...
+        assert committed.wait(TIMEOUT)  # ... the writer commits before it stores them
+        return rows
+
+    reader_result: list[list[int]] = []
+    reader = in_thread(lambda: reader_result.append(snapshot()))
+    assert selected.wait(TIMEOUT)
+
+    def write() -> None:
+        Listing.objects.filter(pk=a.pk).update(price=2)
+        committed.set()
+
+    join(in_thread(write))
+    join(reader)
+    assert reader_result == [[1]]  # it computed the old value and stored it under the old token
+    committed.set()
+    assert snapshot() == [2]  # never served
+
+
+@pytest.mark.requires_postgres
+def test_queryset_reader_selects_writer_commits_reader_stores() -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    selected, committed = threading.Event(), threading.Event()
+
+    def pause_after_select(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        if "tests_listing" in sql and sql.lstrip().upper().startswith("SELECT"):
+            selected.set()
+            assert committed.wait(TIMEOUT)
+        return result
+
+    def reader() -> None:
+        with connection.execute_wrapper(pause_after_select):
+            assert prices() == [1]
+
+    r = in_thread(reader)
+    assert selected.wait(TIMEOUT)
+    a.price = 2
+    a.save()  # autocommit: committed, tokens replaced
+    committed.set()
+    join(r)
+    assert prices() == [2]
+
+
+@pytest.mark.requires_postgres
+def test_writer_in_atomic_reader_caches_then_writer_commits() -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    updated, reader_done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with transaction.atomic():
+            Listing.objects.filter(pk=a.pk).update(price=2)
+            updated.set()
+            assert reader_done.wait(TIMEOUT)
+
+    w = in_thread(writer)
+    assert updated.wait(TIMEOUT)
+    assert prices() == [1]  # the uncommitted write is invisible here; cached under the old token
+    with no_queries():
+        assert prices() == [1]
+    reader_done.set()
+    join(w)
+    assert prices() == [2]
+
+
+def test_rollback_leaves_valid_entries_valid() -> None:
+    Listing.objects.create(city="Lagos", price=1)
+    assert prices() == [1]
+    seen: list[list[int]] = []
+
+    def write_then_fail() -> None:
+        with transaction.atomic():
+            Listing.objects.update(price=5)
+            seen.append(prices())  # read-your-own-writes inside the transaction
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
+    assert seen == [[5]]
+    with no_queries():
+        assert prices() == [1]
+
+
+def test_read_your_own_writes_bypasses_and_never_stores() -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    assert prices() == [1]
+    with transaction.atomic():
+        a.price = 3
+        a.save()
+        with queries() as ctx:
+            assert prices() == [3]
+        assert len(ctx) == 1
+        # Tables the transaction did not write are still served from the cache.
+        assert [h.name for h in Host.objects.cached()] == []
+        with no_queries():
+            assert [h.name for h in Host.objects.cached()] == []
+    assert prices() == [3]
+
+
+def test_savepoint_rollback_drops_only_its_invalidations() -> None:
+    Listing.objects.create(city="Lagos", price=1)
+    Host.objects.create(name="Ada")
+    assert prices() == [1]
+    assert [h.name for h in Host.objects.cached()] == ["Ada"]
+    with transaction.atomic():
+        Host.objects.update(name="Bola")
+        try:
+            with transaction.atomic():
+                Listing.objects.update(price=9)
+                raise ValueError
+        except ValueError:
+            pass
+        with no_queries():  # the rolled-back savepoint's table is clean again
+            assert prices() == [1]
+    with no_queries():
+        assert prices() == [1]
+    assert [h.name for h in Host.objects.cached()] == ["Bola"]
+
+
+def test_invalidation_runs_on_commit_of_the_right_alias() -> None:
+    seen: list[frozenset[str]] = []
+
+    def receiver(sender: Any, alias: str | None, tokens: frozenset[str], **kw: Any) -> None:
+        seen.append(tokens)
+
+    invalidated.connect(receiver)
+    try:
+        with transaction.atomic(using="default"):
+            Listing.objects.create(city="Lagos")
+            assert seen == []  # not before commit
+        assert any("default|T|tests_listing" in t for t in seen)
+    finally:
+        invalidated.disconnect(receiver)
+
+
+def test_replica_reads_are_invalidated_by_primary_writes() -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+
+    def replica_prices() -> list[int]:
+        return [x.price for x in Listing.objects.using("replica").cached().order_by("id")]
+
+    assert replica_prices() == [1]
+    with no_queries():
+        assert replica_prices() == [1]
+    a.price = 2
+    a.save(using="default")
+    assert replica_prices() == [2]
+
+
+def test_replica_lag_guard_replaces_tokens_again_later() -> None:
+    fired = threading.Event()
+    calls: list[str | None] = []
+
+    def receiver(sender: Any, alias: str | None, tokens: frozenset[str], **kw: Any) -> None:
+        calls.append(alias)
+        if len(calls) == 2:
+            fired.set()
+
+    invalidated.connect(receiver)
+    try:
+        with override_settings(NEXUS_CACHE={"REPLICA_LAG_GUARD": 0.05}):
+            Host.objects.create(name="Ada")
+            assert fired.wait(5)
+    finally:
+        invalidated.disconnect(receiver)
+    assert calls[:2] == ["default", "default"]
+
+
+def test_computation_that_writes_is_not_stored() -> None:
+    calls: list[int] = []
+
+    @cached(timeout=60)
+    def get_or_make() -> str:
+        calls.append(1)
+        host, _ = Host.objects.get_or_create(name="Ada")
+        return host.name
+
+    assert get_or_make() == "Ada"
+    assert get_or_make() == "Ada"
+    # The first run wrote, so it was not stored; the second only read, and was.
+    assert get_or_make() == "Ada"
+    assert len(calls) == 2

@@ -141,7 +141,21 @@ def cached(
     """
 
     def decorate(f: Callable[..., Any]) -> Any:
-        return CachedFunction(f, timeout=timeout, depends_on=depends_on, key=key, stale=stale, early=early)
+        obj = CachedFunction(f, timeout=timeout, depends_on=depends_on, key=key, stale=stale, early=early)
+        if not obj.is_async:
+            return obj
+
+        # A real coroutine function, so that inspect/asgiref recognise it as async.
+        @functools.wraps(f)
+        async def async_cached(*args: Any, **kwargs: Any) -> Any:
+            return await obj._acall(obj.key(*args, **kwargs), args, kwargs)
+
+        wrapper: Any = async_cached
+        wrapper.invalidate = obj.invalidate
+        wrapper.invalidate_all = obj.invalidate_all
+        wrapper.key = obj.key
+        wrapper.cached_function = obj
+        return wrapper
 
     if func is not None:
         return cast(Any, decorate(func))

@@ -36,8 +36,6 @@ BACKENDS = [
 def backend(request: pytest.FixtureRequest, nexus_namespace: str) -> Iterator[str]:
     """Run a test on each Django cache backend (the alias becomes CACHE_ALIAS)."""
     alias: str = request.param
-    if alias == "db":
-        request.getfixturevalue("transactional_db")
     with override_settings(
         NEXUS_CACHE={"KEY_PREFIX": nexus_namespace, "CACHE_ALIAS": alias, "STAMPEDE_LOCK_TIMEOUT": 2.0}
     ):

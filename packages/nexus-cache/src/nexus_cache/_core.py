@@ -143,6 +143,7 @@ def _plan(ekey: str, static: Iterable[str], opts: Options) -> _Plan:
     """Everything before the computation: lookup, stampede lock or wait. Sync (blocking)."""
     s = get_settings()
     static = frozenset(static) | {_tokens.GLOBAL}
+    _tracking.flush_deferred()
     if not s.ENABLED:
         return _Plan(ekey, static, opts, "bypass")
     if _tokens.pending_retry() and not _tokens.flush_retry():

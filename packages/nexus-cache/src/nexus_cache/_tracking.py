@@ -287,8 +287,12 @@ def _snapshot_per_statement(conn: BaseDatabaseWrapper) -> bool:
 def _execute_wrapper(
     execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
 ) -> Any:
+    if _store.internal():
+        return execute(sql, params, many, context)
+    if getattr(_deferred, "items", None):
+        flush_deferred()
     rec = _current.get()
-    if (rec is None and _sql.is_plain_select(sql)) or _store.internal():
+    if rec is None and _sql.is_plain_select(sql):
         return execute(sql, params, many, context)
     conn: BaseDatabaseWrapper = context["connection"]
     stmt = _sql.parse(sql, table_meta())
@@ -303,7 +307,52 @@ def _execute_wrapper(
     finally:
         if rec is not None:
             rec.wrote = True
-        register_write(conn, write_names(_tokens.namespace(conn.alias), stmt, params, many))
+        names = write_names(_tokens.namespace(conn.alias), stmt, params, many)
+        if names and not conn.in_atomic_block and _statement_stays_open(conn, sql):
+            _defer(conn, context.get("cursor"), names)
+        else:
+            register_write(conn, names)
+
+
+# SQLite runs ``INSERT ... RETURNING`` step by step while its rows are fetched, inside an
+# implicit transaction; a database-cache write on the same connection in between would
+# end that transaction early. There (only) the token replacement waits for the cursor to
+# close, or for the next statement, whichever comes first.
+_deferred = threading.local()
+
+
+def _statement_stays_open(conn: BaseDatabaseWrapper, sql: str) -> bool:
+    if conn.vendor != "sqlite" or "RETURNING" not in sql.upper():
+        return False
+    backend = _store.cache()
+    from django.core.cache.backends.db import DatabaseCache
+
+    return isinstance(backend, DatabaseCache)
+
+
+def _defer(conn: BaseDatabaseWrapper, cursor: Any, names: set[str]) -> None:
+    pending: list[tuple[BaseDatabaseWrapper, set[str]]] = getattr(_deferred, "items", None) or []
+    pending.append((conn, names))
+    _deferred.items = pending
+    if cursor is not None and "close" not in cursor.__dict__:
+        original = cursor.close
+
+        def close() -> None:
+            try:
+                original()
+            finally:
+                flush_deferred()
+
+        cursor.close = close
+
+
+def flush_deferred() -> None:
+    items: list[tuple[BaseDatabaseWrapper, set[str]]] | None = getattr(_deferred, "items", None)
+    if not items:
+        return
+    _deferred.items = []
+    for conn, names in items:
+        register_write(conn, names)
 
 
 def install(conn: BaseDatabaseWrapper) -> None:

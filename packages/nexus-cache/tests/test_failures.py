@@ -1,0 +1,173 @@
+"""Cache outages: requests never fail, invalidations are retried, nothing stale afterwards."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+from django.test import override_settings
+
+from nexus_cache import _store, _tokens, cached, stats
+from nexus_testing import redis_url
+
+from tests.helpers import no_queries, queries
+from tests.models import Listing
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Broken:
+    """A cache whose every call raises (for the non-network failure paths)."""
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise ConnectionError("cache is down")
+
+        return fail
+
+
+@pytest.fixture
+def proxied_redis(tcp_proxy: Any, unique_namespace: str) -> Iterator[Any]:
+    proxy = tcp_proxy.for_url(redis_url(), 6379).start()
+    cache_settings = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "proxied": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": proxy.url_through(redis_url()),
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        },
+    }
+    with (
+        override_settings(CACHES=cache_settings),
+        override_settings(
+            NEXUS_CACHE={
+                "CACHE_ALIAS": "proxied",
+                "KEY_PREFIX": unique_namespace,
+                "CIRCUIT_BREAKER_THRESHOLD": 1,
+                "CIRCUIT_BREAKER_COOLDOWN": 0.2,
+                "RETRY_INTERVAL": 0.1,
+                "STAMPEDE_LOCK_TIMEOUT": 1.0,
+            }
+        ),
+    ):
+        yield proxy
+        proxy.restore()
+        conn = caches["proxied"].client.get_client()  # type: ignore[attr-defined]
+        keys = list(conn.scan_iter(match=f"*{unique_namespace}*", count=500))
+        if keys:
+            conn.delete(*keys)
+
+
+def prices() -> list[int]:
+    return [x.price for x in Listing.objects.cached(timeout=60).order_by("id")]
+
+
+@pytest.mark.requires_redis
+def test_redis_outage_mid_test_requests_succeed_and_nothing_stale_after(proxied_redis: Any) -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    assert prices() == [1]
+    with no_queries():
+        assert prices() == [1]
+
+    proxied_redis.cut()
+    # Reads fall through to the database; the write's invalidation cannot be delivered.
+    assert prices() == [1]
+    a.price = 2
+    a.save()
+    assert _tokens.pending_retry()
+    for _ in range(5):
+        assert prices() == [2]
+    assert Listing.objects.cached().get(pk=a.pk).price == 2
+
+    proxied_redis.restore()
+    time.sleep(0.3)  # the breaker's cooldown
+    # The stale entry for [1] is still in Redis; the retried invalidation kills it first.
+    assert prices() == [2]
+    assert not _tokens.pending_retry()
+    with no_queries():
+        assert prices() == [2]
+    assert stats()["errors"] >= 1
+
+
+@pytest.mark.requires_redis
+def test_background_retry_delivers_invalidations_without_reads(proxied_redis: Any) -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    assert prices() == [1]
+    proxied_redis.cut()
+    a.price = 2
+    a.save()
+    proxied_redis.restore()
+    deadline = time.monotonic() + 5
+    while _tokens.pending_retry() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _tokens.pending_retry()
+    assert prices() == [2]
+
+
+def test_broken_cache_falls_through_and_opens_the_circuit(caplog: pytest.LogCaptureFixture) -> None:
+    Listing.objects.create(city="Lagos", price=1)
+    calls: list[int] = []
+
+    @cached(timeout=60)
+    def value() -> int:
+        calls.append(1)
+        return Listing.objects.count()
+
+    with (
+        override_settings(NEXUS_CACHE={"CIRCUIT_BREAKER_THRESHOLD": 2, "CIRCUIT_BREAKER_COOLDOWN": 60}),
+        caplog.at_level(logging.INFO, logger="nexus_cache"),
+    ):
+        original = _store.cache
+        _store.cache = lambda: Broken()  # type: ignore[assignment,return-value]
+        try:
+            for _ in range(5):
+                assert value() == 1
+                assert prices() == [1]
+            assert not _store.breaker.allow()
+        finally:
+            _store.cache = original  # type: ignore[method-assign]
+        assert len(calls) == 5
+        assert stats()["errors"] == 2  # the circuit opened after two; the rest cost nothing
+    assert "skipping it" in caplog.text
+
+
+def test_fail_open_false_raises() -> None:
+    with override_settings(NEXUS_CACHE={"FAIL_OPEN": False}):
+        original = _store.cache
+        _store.cache = lambda: Broken()  # type: ignore[assignment,return-value]
+        try:
+            with pytest.raises(ConnectionError):
+                prices()
+        finally:
+            _store.cache = original  # type: ignore[method-assign]
+
+
+def test_breaker_half_opens_after_cooldown() -> None:
+    with override_settings(NEXUS_CACHE={"CIRCUIT_BREAKER_THRESHOLD": 1, "CIRCUIT_BREAKER_COOLDOWN": 0.05}):
+        original = _store.cache
+        _store.cache = lambda: Broken()  # type: ignore[assignment,return-value]
+        try:
+            prices()
+        finally:
+            _store.cache = original  # type: ignore[method-assign]
+        assert not _store.breaker.allow()
+        time.sleep(0.06)
+        assert _store.breaker.allow()
+        prices()
+        with queries() as ctx:
+            prices()
+        assert len(ctx) == 0
+        assert _store.breaker.failures == 0
+
+
+def test_disabled_reads_the_source() -> None:
+    Listing.objects.create(city="Lagos", price=1)
+    with override_settings(NEXUS_CACHE={"ENABLED": False}):
+        prices()
+        with queries() as ctx:
+            prices()
+        assert len(ctx) == 1

@@ -16,8 +16,9 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import NotAcceptable
 from rest_framework.request import Request
-from rest_framework.versioning import BaseVersioning
+from rest_framework.versioning import URLPathVersioning
 
 from nexus_api.conf import get_settings
 from nexus_api.errors import ProblemException
@@ -199,22 +200,49 @@ def _supported(versions: Versions) -> list[str]:
     return versions.supported()
 
 
-class NexusVersioning(BaseVersioning):
+class _FromSettings:
+    """A class attribute read from ``NEXUS_API`` on every access (also on the class itself,
+    which is where drf-spectacular reads ``default_version``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        return getattr(get_settings(), self.name)
+
+
+def _is_schema_view(view: Any) -> bool:
+    # drf-spectacular's SpectacularAPIView reads ``?version=`` only when request.version is
+    # None; answering DEFAULT_VERSION there would pin every schema to the default.
+    return type(view).__module__.startswith("drf_spectacular.")
+
+
+class NexusVersioning(URLPathVersioning):
     """DRF versioning class reading ``NEXUS_API["VERSIONS"]``.
 
     ``REST_FRAMEWORK = {"DEFAULT_VERSIONING_CLASS": "nexus_api.versioning.NexusVersioning"}``.
     ``request.version`` is the version's name; undeclared versions are refused (404 from
     the URL, 406 from a header), retired ones answered with 410; every response gets
     ``API-Version`` and, for deprecated versions, ``Deprecation``/``Sunset``/``Link``.
+
+    It subclasses ``URLPathVersioning`` only so that drf-spectacular recognises it and
+    generates one schema per version (``?version=2`` on ``SpectacularAPIView``).
     """
 
-    def determine_version(self, request: Request, *args: Any, **kwargs: Any) -> str:
+    default_version = _FromSettings("DEFAULT_VERSION")
+    version_param = _FromSettings("VERSION_PARAM")
+
+    def determine_version(self, request: Request, *args: Any, **kwargs: Any) -> str | None:  # type: ignore[override]
         context = getattr(request, "parser_context", None) or {}
         view = context.get("view")
+        if getattr(view, "swagger_fake_view", False):
+            return self._schema_version(view, kwargs)
         versions = get_versions()
         resolved = resolve_request_version(
             request._request, kwargs, getattr(request, "accepted_media_type", None)
         )
+        if resolved.source == "default" and _is_schema_view(view):
+            return None
         setattr(request._request, _ATTR, resolved)
         _attach_to_view(view)
         version = resolved.version
@@ -234,6 +262,18 @@ class NexusVersioning(BaseVersioning):
             reason = endpoint_unavailable(changes, version)
             if reason is not None:
                 raise EndpointNotInVersion(reason, version=version.name)
+        return version.name
+
+    def _schema_version(self, view: Any, kwargs: Mapping[str, Any]) -> str:
+        """The version drf-spectacular is generating a schema for (it sets the URL kwarg,
+        whatever the sources). NotAcceptable is its signal to leave an operation out."""
+        version = get_versions().get(str(kwargs.get(get_settings().VERSION_PARAM) or ""))
+        if version is None:
+            version = get_versions().default
+        changes = getattr(view, "version_changes", None)
+        retired = get_settings().ENFORCE_SUNSET and version.is_sunset()
+        if retired or (changes and endpoint_unavailable(changes, version) is not None):
+            raise NotAcceptable(f"Not part of API version {version.name}.")
         return version.name
 
     def reverse(

@@ -108,6 +108,7 @@ class KeysetPagination(drf_pagination.BasePagination):
         self.keyset: Keyset | None = None
         self.page: Page[Any] | None = None
         self.count: int | None = None
+        self._absolute_uri: str | None = None
 
     # Configuration -----------------------------------------------------------------------
 
@@ -178,6 +179,7 @@ class KeysetPagination(drf_pagination.BasePagination):
     ) -> list[Any]:
         queryset = _require_queryset(queryset)
         self.request = request
+        self._absolute_uri = None
         size = self.get_page_size(request)
         keyset = Keyset.for_queryset(
             queryset, self.get_ordering(request, queryset, view), binding=self.get_binding(request, view)
@@ -200,7 +202,14 @@ class KeysetPagination(drf_pagination.BasePagination):
     def _url(self, token: str | None) -> str | None:
         if token is None or self.request is None:
             return None
-        return replace_query_param(self.request.build_absolute_uri(), self.cursor_query_param, token)
+        return replace_query_param(self._base_url(), self.cursor_query_param, token)
+
+    def _base_url(self) -> str:
+        # Built once per response: three links (and the Link header) derive from it.
+        assert self.request is not None
+        if self._absolute_uri is None:
+            self._absolute_uri = self.request.build_absolute_uri()
+        return self._absolute_uri
 
     def get_next_link(self) -> str | None:
         assert self.keyset is not None
@@ -215,7 +224,7 @@ class KeysetPagination(drf_pagination.BasePagination):
     def get_first_link(self) -> str | None:
         if self.request is None:
             return None
-        return remove_query_param(self.request.build_absolute_uri(), self.cursor_query_param)
+        return remove_query_param(self._base_url(), self.cursor_query_param)
 
     def get_paginated_response(self, data: Any) -> Response:
         next_link, previous_link = self.get_next_link(), self.get_previous_link()

@@ -14,11 +14,14 @@ import base64
 import dataclasses
 import datetime
 import decimal
+import functools
 import hashlib
 import json
 import uuid
+import zlib
 from typing import Any
 
+from django.conf import settings
 from django.core import signing
 
 __all__ = ["Cursor", "CursorError", "binding_digest", "decode_cursor", "encode_cursor"]
@@ -29,6 +32,8 @@ _FORMAT = 1
 MAX_CURSOR_LENGTH = 4096
 # "." is outside the base64url alphabet and needs no escaping in a URL (":" would).
 _SEP = "."
+# Short payloads do not shrink under zlib; skip the attempt.
+_COMPRESS_ABOVE = 120
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _MICROSECOND = datetime.timedelta(microseconds=1)
 
@@ -117,13 +122,25 @@ def binding_digest(*parts: Any) -> str:
     return base64.urlsafe_b64encode(digest).decode("ascii")
 
 
+@functools.lru_cache(maxsize=16)
+def _cached_signer(salt: str, key: str, fallbacks: tuple[str, ...]) -> signing.Signer:
+    return signing.Signer(key=key, salt=salt, sep=_SEP, fallback_keys=list(fallbacks))
+
+
 def _signer(salt: str) -> signing.Signer:
-    return signing.Signer(salt=salt, sep=_SEP)
+    # Built once per key set, not per cursor: a page signs two cursors, a connection one per edge.
+    return _cached_signer(salt, settings.SECRET_KEY, tuple(getattr(settings, "SECRET_KEY_FALLBACKS", ())))
 
 
 def encode_cursor(cursor: Cursor, *, binding: str, salt: str) -> str:
     payload = [_FORMAT, binding, int(cursor.reverse), [_encode_value(v) for v in cursor.position]]
-    return _signer(salt).sign_object(payload, compress=True)
+    data = json.dumps(payload, separators=(",", ":")).encode()
+    prefix = ""
+    if len(data) > _COMPRESS_ABOVE:
+        compressed = zlib.compress(data)
+        if len(compressed) < len(data) - 1:
+            data, prefix = compressed, "."  # the marker Signer.unsign_object understands
+    return _signer(salt).sign(prefix + signing.b64_encode(data).decode())
 
 
 def decode_cursor(token: str, *, binding: str, salt: str, length: int) -> Cursor:

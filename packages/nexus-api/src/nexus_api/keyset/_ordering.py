@@ -129,12 +129,26 @@ def resolve_ordering(
     Terms after a unique, non-nullable column of the model itself are dropped: they can
     never decide anything, and dropping them lets the query use a shorter index.
     """
-    annotations = annotations or {}
+    terms = normalize_ordering(tuple(ordering))
+    if annotations and any(term.lstrip("-+") in annotations for term in terms):
+        return _resolve(model, terms, annotations)
+    return _resolve_fields(model, terms)
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolve_fields(model: type[models.Model], terms: tuple[str, ...]) -> tuple[Key, ...]:
+    # Resolved once per (model, ordering): it runs on every request otherwise.
+    return _resolve(model, terms, {})
+
+
+def _resolve(
+    model: type[models.Model], terms: tuple[str, ...], annotations: Mapping[str, Any]
+) -> tuple[Key, ...]:
     keys: list[Key] = []
     seen: set[str] = set()
     pk = model._meta.pk
     assert pk is not None
-    for term in normalize_ordering(tuple(ordering)):
+    for term in terms:
         descending = term.startswith("-")
         name = term[1:] if descending else term.removeprefix("+")
         if not name or name == "?" or name.startswith("-"):

@@ -1,0 +1,1 @@
+"""Django app holding the benchmark model (used only by benchmarks/run.py)."""

@@ -57,3 +57,14 @@ REST_FRAMEWORK = {
 }
 
 GRAPHENE = {"SCHEMA": "tests.schema.schema"}
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+# Fast hashing: the tests create users, they do not test password storage.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

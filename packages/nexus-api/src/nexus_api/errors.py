@@ -27,7 +27,6 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.views import set_rollback
 
 from nexus_api.conf import get_settings
 
@@ -315,5 +314,9 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
         django_request = request._request if isinstance(request, Request) else request
         got_request_exception.send(sender=None, request=django_request)
         api_exc = exceptions.APIException(code="server_error")
+    # Imported here, not at module level: rest_framework.views reads DEFAULT_VERSIONING_CLASS
+    # while it loads, which may be nexus_api.versioning, which imports this module.
+    from rest_framework.views import set_rollback
+
     set_rollback()
     return problem_response(api_exc, request)

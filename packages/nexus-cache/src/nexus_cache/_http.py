@@ -17,17 +17,19 @@ Safety rules (a response cache that leaks is worse than none):
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
 from django.utils import translation
-from django.utils.cache import cc_delim_re, patch_cache_control
+from django.utils.cache import patch_cache_control
 from django.utils.http import http_date, parse_http_date_safe, quote_etag
 
 from nexus_cache import _core, _tokens
 
 CACHE_HEADER = "X-Nexus-Cache"
+_DELIM = re.compile(r"\s*,\s*")
 
 
 class Uncacheable(Exception):
@@ -82,12 +84,12 @@ def material(
 
 def _cache_control(response: HttpResponseBase) -> set[str]:
     value = response.get("Cache-Control", "")
-    return {part.split("=", 1)[0].strip().lower() for part in cc_delim_re.split(value) if part}
+    return {part.split("=", 1)[0].strip().lower() for part in _DELIM.split(value) if part}
 
 
 def _vary(response: HttpResponseBase) -> list[str]:
     value = response.get("Vary", "")
-    return [h.strip() for h in cc_delim_re.split(value) if h.strip()]
+    return [h.strip() for h in _DELIM.split(value) if h.strip()]
 
 
 def freeze(request: Any, response: HttpResponseBase) -> tuple[bytes, list[tuple[str, str]], dict[str, str]]:

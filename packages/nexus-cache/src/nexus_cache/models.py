@@ -118,7 +118,7 @@ class CachedQuerySet(models.QuerySet[_M]):
                 result = _core.get_or_compute(ekey, compute, opts=opts, on_value=found)
                 self._result_cache = result.value
                 self._prefetch_done = True
-        super()._fetch_all()  # type: ignore[misc]
+        super()._fetch_all()
 
     def _cached_call(self, operation: str, extra: str, compute: Any) -> Any:
         assert self._nx_opts is not None
@@ -154,7 +154,7 @@ class CachedQuerySet(models.QuerySet[_M]):
         return dict(self._cached_call("aggregate", extra, lambda: plain.aggregate(*args, **kwargs)))
 
 
-class CachedManager(BaseManager.from_queryset(CachedQuerySet)):
+class CachedManager(BaseManager.from_queryset(CachedQuerySet)):  # type: ignore[misc]
     """``objects = CachedManager()``: ``Model.objects.cached()...``."""
 
 

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from nexus_cache.models import CachedManager
+
 
 class Amenity(models.Model):
     name = models.CharField(max_length=64, unique=True)
@@ -33,6 +35,10 @@ class Listing(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Listing.objects.filter(...).cached() evaluates through nexus-cache; every write path
+    # (save, update(), bulk_create, m2m, raw SQL) invalidates it after commit.
+    objects = CachedManager()
 
     class Meta:
         ordering = ("-created_at", "-id")

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "graphene_django",
     "nexus_cache",
     "nexus_tasks",
     "nexus_api",
@@ -49,6 +51,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # API-Version / Deprecation / Sunset also on responses made outside the view (304s).
+    "nexus_api.middleware.VersionHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -165,11 +169,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_VERSIONING_CLASS": "rest_framework.versioning.URLPathVersioning",
-    "ALLOWED_VERSIONS": ["1", "2"],
-    "DEFAULT_VERSION": "2",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
-    "PAGE_SIZE": 20,
+    "DEFAULT_VERSIONING_CLASS": "nexus_api.versioning.NexusVersioning",
+    "EXCEPTION_HANDLER": "nexus_api.errors.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "nexus_api.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "nexus_api.pagination.PageNumberPagination",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {"anon": "600/min", "user": "1200/min"},
 }
 
@@ -186,6 +193,15 @@ NEXUS_API = {
     "PAGE_SIZE": 20,
     "MAX_PAGE_SIZE": 100,
 }
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Nexus Travel API",
+    "DESCRIPTION": "Listings, bookings and reviews. Version 1 is deprecated; see the Sunset header.",
+    "VERSION": "2",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+GRAPHENE = {"SCHEMA": "nexus_travel.schema.schema"}
 
 # --- email -----------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")

@@ -20,6 +20,10 @@ def index(request: HttpRequest) -> JsonResponse:
             "health": f"{base}health/",
             "listings": f"{base}api/v2/listings/",
             "listings_v1": f"{base}api/v1/listings/",
+            "bookings": f"{base}api/v2/bookings/",
+            "graphql": f"{base}graphql/",
+            "openapi": f"{base}api/schema/",
+            "docs": f"{base}api/docs/",
         }
     )
 

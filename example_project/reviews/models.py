@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from listings.models import Listing
+from nexus_cache.models import CachedManager
 
 
 class Review(models.Model):
@@ -16,8 +17,11 @@ class Review(models.Model):
     body = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = CachedManager()
+
     class Meta:
         ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["listing", "-created_at", "-id"], name="review_listing_created_id")]
         constraints = [models.UniqueConstraint(fields=["listing", "author"], name="one_review_per_guest")]
 
     def __str__(self) -> str:

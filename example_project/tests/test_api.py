@@ -92,7 +92,8 @@ def test_invalid_booking_sends_nothing(
             format="json",
         )
     assert response.status_code == 400
-    assert "check_out" in response.json()
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"]["check_out"] == ["Check-out must be after check-in."]
     assert mail.outbox == []
     assert not Booking.objects.exists()
 

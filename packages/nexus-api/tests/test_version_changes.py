@@ -273,3 +273,60 @@ def test_serializer_outside_a_request_is_the_newest(listing: VListing) -> None:
     assert data["name"] == "Loft"
     serializer = ListingSerializer(data={"name": "x", "price": {"amount": "1"}})
     assert serializer.is_valid(), serializer.errors
+
+
+def test_plain_view_changes_translate_bodies(client: APIClient) -> None:
+    assert client.get("/api/3/summary/").json() == {"name": "Loft", "total": 3}
+    assert client.get("/api/1/summary/").json() == {"title": "Loft", "total": "3"}
+    response = client.post("/api/1/summary/", {"title": "Hut", "total": "4"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json() == {"title": "Hut", "total": "4", "received": "dict"}
+
+
+def test_plain_view_form_request_and_old_error_names(client: APIClient) -> None:
+    response = client.post("/api/1/summary/", {"title": "Hut", "total": "4"})
+    assert response.status_code == 200, response.content
+    assert response.json()["title"] == "Hut"
+    response = client.post("/api/1/summary/", {"title": "Too long", "total": "4"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"title": ["Ensure this field has no more than 4 characters."]}
+    assert client.post("/api/3/summary/", {"title": "x"}, format="json").json()["errors"].keys() == {
+        "name",
+        "total",
+    }
+
+
+def test_view_changes_reach_each_item_of_a_pagination_envelope(client: APIClient, listing: VListing) -> None:
+    VListing.objects.create(name="Barn", host=listing.host)
+    VListing.objects.create(name="Cave", host=listing.host)
+    page = client.get("/api/1/plain-listings/").json()
+    assert [item["title"] for item in page["results"]] == ["Loft", "Barn"]
+    assert page["next"].endswith("/api/1/plain-listings/?page=2")
+    assert [item["name"] for item in client.get("/api/2/plain-listings/").json()["results"]] == [
+        "Loft",
+        "Barn",
+    ]
+
+
+def test_change_listed_on_view_and_serializer_is_applied_once(client: APIClient, listing: VListing) -> None:
+    body = client.get(f"/api/1/plain-listings/{listing.pk}/").json()
+    assert body["title"] == "Loft"
+    assert "name" not in body
+    assert "instant_book" not in body
+    assert len(body["reviews"]) == 2
+
+
+def test_view_body_helpers() -> None:
+    from nexus_api.versioning._changes import downgrade_body, downgrade_error_body, upgrade_body
+
+    changes = [RenameTitle()]
+    context = ChangeContext(version="1")
+    assert upgrade_body([{"title": 1}, 2], changes, context) == [{"name": 1}, 2]
+    assert upgrade_body("text", changes, context) == "text"
+    assert downgrade_body("text", changes, context, paginated=True) == "text"
+    assert downgrade_body({"results": "x", "name": 1}, changes, context, paginated=True) == {
+        "results": "x",
+        "title": 1,
+    }
+    assert downgrade_error_body({"detail": "x"}, changes, context) == {"detail": "x"}
+    assert downgrade_error_body("x", changes, context) == "x"

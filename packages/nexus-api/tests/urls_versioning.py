@@ -228,6 +228,64 @@ class PingView(APIView):
         )
 
 
+class LegacyTotal(VersionChange):
+    """`total` is an integer (it was a string)."""
+
+    version = "2"
+
+    # Hooks without the context parameter are accepted.
+    def upgrade_request(self, data: Any) -> Any:  # type: ignore[override]
+        return {**data, "total": int(data["total"])} if "total" in data else data
+
+    def downgrade_response(self, data: Any) -> Any:  # type: ignore[override]
+        return {**data, "total": str(data["total"])}
+
+
+class SummarySerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=4)
+    total = serializers.IntegerField()
+
+
+class SummaryView(APIView):
+    """A plain APIView: the view's version_changes translate its bodies."""
+
+    versioning_class = NexusVersioning
+    version_changes = [RenameTitle, LegacyTotal]
+
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        return Response({"name": "Loft", "total": 3})
+
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        serializer = SummarySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response({**serializer.validated_data, "received": type(request.data).__name__})
+
+
+class PlainListingSerializer(serializers.ModelSerializer[VListing]):
+    class Meta:
+        model = VListing
+        fields = ["id", "name"]
+
+
+class PlainListingList(generics.ListAPIView[VListing]):
+    """A serializer without the mixin: the view translates each item of the envelope."""
+
+    versioning_class = NexusVersioning
+    queryset = VListing.objects.all()
+    serializer_class = PlainListingSerializer
+    pagination_class = Pagination
+    version_changes = [RenameTitle]
+
+
+class PlainListingDetail(generics.RetrieveAPIView[VListing]):
+    """Lists a change its serializer already applies: it must be applied once."""
+
+    versioning_class = NexusVersioning
+    queryset = VListing.objects.select_related("host").prefetch_related("reviews")
+    serializer_class = ListingSerializer
+    version_changes = [RenameTitle, InstantBook]
+
+
 def plain_view(request: Any) -> HttpResponse:
     return HttpResponse("plain")
 
@@ -241,6 +299,9 @@ versioned = [
     path("listings/<int:pk>/stats/", ListingStats.as_view(), name="listing-stats"),
     path("profile/", ProfileView.as_view(), name="profile"),
     path("ping/", PingView.as_view(), name="ping"),
+    path("summary/", SummaryView.as_view(), name="summary"),
+    path("plain-listings/", PlainListingList.as_view(), name="plain-listings"),
+    path("plain-listings/<int:pk>/", PlainListingDetail.as_view(), name="plain-listing"),
 ]
 
 urlpatterns = [

@@ -11,6 +11,8 @@ serializers.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, ClassVar
 
@@ -47,6 +49,7 @@ class ChangeContext:
     request: Any = None
     instance: Any = None
     serializer: Any = None
+    view: Any = None
 
 
 def _copy(data: Any) -> Any:
@@ -321,6 +324,87 @@ def endpoint_unavailable(changes: Iterable[type[VersionChange]], version: ApiVer
     return None
 
 
+@functools.cache
+def _takes_context(function: Callable[..., Any]) -> bool:
+    """Whether an overridden hook accepts ``context`` (``def downgrade_response(self, data)``
+    is accepted too: most custom translations only need the data)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - builtins and C callables
+        return True
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 3 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
+
+
+def _hook(change: VersionChange, name: str, data: Any, context: ChangeContext) -> Any:
+    function = getattr(type(change), name)
+    if _takes_context(function):
+        return function(change, data, context)
+    return function(change, data)
+
+
+def _translates_data(change: type[VersionChange]) -> bool:
+    """False for changes that only add or remove endpoints."""
+    if any(getattr(change, hook) is not getattr(VersionChange, hook) for hook in _HOOKS):
+        return True
+    return any(not isinstance(op, AddEndpoint | RemoveEndpoint) for op in change.operations)
+
+
+_HOOKS = ("upgrade_request", "downgrade_response", "downgrade_errors")
+
+
+def view_data_changes(view: Any, version: ApiVersion) -> list[VersionChange]:
+    """Changes a view lists that translate bodies and that its serializer does not
+    already apply (a change is never applied twice)."""
+    listed = [change for change in getattr(view, "version_changes", None) or () if _translates_data(change)]
+    if not listed:
+        return []
+    try:
+        serializer_class = view.get_serializer_class()
+    except Exception:
+        serializer_class = None
+    handled = set(getattr(serializer_class, "version_changes", None) or ())
+    return pending_changes([change for change in listed if change not in handled], version)
+
+
+def upgrade_body(data: Any, changes: Sequence[VersionChange], context: ChangeContext) -> Any:
+    """Request body from an older version -> the newest shape (a list: each item)."""
+    if isinstance(data, list):
+        return [upgrade_body(item, changes, context) for item in data]
+    if not isinstance(data, Mapping):
+        return data
+    data = _plain(data)
+    for change in changes:
+        data = _hook(change, "upgrade_request", data, context)
+    return data
+
+
+def downgrade_body(
+    data: Any, changes: Sequence[VersionChange], context: ChangeContext, *, paginated: bool
+) -> Any:
+    """Response body in the newest shape -> the older version's: the object, each item of
+    a list, or each item of a pagination envelope's ``results``."""
+    if isinstance(data, list):
+        return [downgrade_body(item, changes, context, paginated=False) for item in data]
+    if not isinstance(data, Mapping):
+        return data
+    if paginated and isinstance(data.get("results"), list):
+        return {**data, "results": downgrade_body(data["results"], changes, context, paginated=False)}
+    for change in reversed(changes):
+        data = _hook(change, "downgrade_response", data, context)
+    return data
+
+
+def downgrade_error_body(body: Any, changes: Sequence[VersionChange], context: ChangeContext) -> Any:
+    """A validation problem's ``errors`` keyed by the names the older client sent."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("errors"), Mapping):
+        return body
+    errors = body["errors"]
+    for change in reversed(changes):
+        errors = _hook(change, "downgrade_errors", errors, context)
+    return {**body, "errors": errors}
+
+
 def _request_version(serializer: serializers.BaseSerializer[Any]) -> tuple[Any, ApiVersion | None]:
     request = serializer.context.get("request")
     name = getattr(request, "version", None)
@@ -353,7 +437,7 @@ class VersionChangesMixin:
             return data
         context = ChangeContext(version=name, request=request, instance=instance, serializer=self)
         for change in reversed(changes):
-            data = change.downgrade_response(data, context)
+            data = _hook(change, "downgrade_response", data, context)
         return data
 
     def run_validation(self, data: Any = empty) -> Any:
@@ -364,13 +448,13 @@ class VersionChangesMixin:
         if isinstance(data, Mapping | MutableMapping):
             data = _plain(data)
             for change in changes:
-                data = change.upgrade_request(data, context)
+                data = _hook(change, "upgrade_request", data, context)
         try:
             return super().run_validation(data)  # type: ignore[misc]
         except serializers.ValidationError as exc:
             detail: Any = exc.detail
             if isinstance(detail, Mapping):
                 for change in reversed(changes):
-                    detail = change.downgrade_errors(detail, context)
+                    detail = _hook(change, "downgrade_errors", detail, context)
                 raise serializers.ValidationError(detail) from exc
             raise

@@ -8,6 +8,7 @@ and ``VersionHeadersMiddleware`` (for responses produced outside DRF, such as 30
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Mapping
 from typing import Any
@@ -17,12 +18,21 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import NotAcceptable
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.versioning import URLPathVersioning
 
 from nexus_api.conf import get_settings
 from nexus_api.errors import ProblemException
-from nexus_api.versioning._changes import endpoint_unavailable
+from nexus_api.versioning._changes import (
+    ChangeContext,
+    downgrade_body,
+    downgrade_error_body,
+    endpoint_unavailable,
+    upgrade_body,
+    view_data_changes,
+)
 from nexus_api.versioning._versions import ApiVersion, Versions, get_versions
 
 __all__ = [
@@ -187,6 +197,7 @@ def _attach_to_view(view: Any) -> None:
 
     def finalize_response(request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any) -> Any:
         response = original(request, response, *args, **kwargs)
+        _downgrade_response(view, request, response)
         resolved = get_resolved_version(request)
         if resolved is not None:
             apply_version_headers(response, resolved)
@@ -194,6 +205,59 @@ def _attach_to_view(view: Any) -> None:
 
     view.finalize_response = finalize_response
     view._nexus_api_headers_attached = True
+
+
+_CHANGES_ATTR = "_nexus_api_changes"
+
+
+def _downgrade_response(view: Any, request: Request, response: HttpResponseBase) -> None:
+    """Translate the body a view wrote for the newest version into the requested one."""
+    changes = getattr(view, _CHANGES_ATTR, None)
+    if not changes or not isinstance(response, Response) or response.is_rendered or response.data is None:
+        return
+    context = ChangeContext(version=str(request.version), request=request, view=view)
+    if response.status_code < 400:
+        paginated = getattr(view, "pagination_class", None) is not None
+        response.data = downgrade_body(response.data, changes, context, paginated=paginated)
+    elif response.status_code in (400, 422):
+        response.data = downgrade_error_body(response.data, changes, context)
+
+
+_UPGRADING: dict[type[Any], type[BaseParser]] = {}
+
+
+def _upgrading(parser_class: type[Any]) -> type[BaseParser]:
+    """A subclass of the parser that upgrades what it parsed (a subclass, not a proxy,
+    because DRF treats JSON and form parsers specially by ``isinstance``)."""
+    if parser_class in _UPGRADING:
+        return _UPGRADING[parser_class]
+
+    def parse(self: Any, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        parsed = parser_class.parse(self, stream, media_type, parser_context)
+        changes, context = self._nexus_api_upgrade
+        if hasattr(parsed, "data") and hasattr(parsed, "files"):
+            parsed.data = upgrade_body(parsed.data, changes, context)
+            return parsed
+        return upgrade_body(parsed, changes, context)
+
+    upgrading: type[BaseParser] = type(f"Upgrading{parser_class.__name__}", (parser_class,), {"parse": parse})
+    _UPGRADING[parser_class] = upgrading
+    return upgrading
+
+
+def _install_view_changes(view: Any, request: Request, version: ApiVersion) -> None:
+    changes = view_data_changes(view, version)
+    if not changes:
+        return
+    setattr(view, _CHANGES_ATTR, changes)
+    context = ChangeContext(version=version.name, request=request, view=view)
+    parsers: list[Any] = []
+    for parser in request.parsers or ():
+        upgrading: Any = copy.copy(parser)
+        upgrading.__class__ = _upgrading(parser.__class__)
+        upgrading._nexus_api_upgrade = (changes, context)
+        parsers.append(upgrading)
+    request.parsers = tuple(parsers)
 
 
 def _supported(versions: Versions) -> list[str]:
@@ -262,6 +326,7 @@ class NexusVersioning(URLPathVersioning):
             reason = endpoint_unavailable(changes, version)
             if reason is not None:
                 raise EndpointNotInVersion(reason, version=version.name)
+            _install_view_changes(view, request, version)
         return version.name
 
     def _schema_version(self, view: Any, kwargs: Mapping[str, Any]) -> str:

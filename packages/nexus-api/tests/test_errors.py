@@ -305,3 +305,33 @@ def test_validation_subclass_code_and_api_exception_detail() -> None:
     assert response.data["type"] == "/problems/conflict"
     response = problem_exception_handler(APIException("x", code=""), {})
     assert response.data["type"] == "/problems/server-error"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "slug"),
+    [
+        ("/no/such/url/", 404, "not-found"),
+        ("/django/missing/", 404, "not-found"),
+        ("/django/denied/", 403, "permission-denied"),
+        ("/django/suspicious/", 400, "bad-request"),
+        ("/django/crash/", 500, "server-error"),
+    ],
+)
+def test_errors_outside_drf_through_the_urlconf_handlers(path: str, status: int, slug: str) -> None:
+    client = APIClient(raise_request_exception=False)
+    response = client.get(path, HTTP_ACCEPT="application/json", HTTP_X_REQUEST_ID="outside-1")
+    assert response.status_code == status
+    body = problem(response)
+    assert body["type"] == f"/problems/{slug}"
+    assert body["request_id"] == "outside-1"
+    assert response["X-Request-ID"] == "outside-1"
+    assert "secret" not in response.content.decode()
+    assert "hunter2" not in response.content.decode()
+
+
+def test_browsers_get_djangos_pages_outside_drf() -> None:
+    client = APIClient(raise_request_exception=False)
+    response = client.get("/no/such/url/", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    assert client.get("/django/ok/").content == b"ok"

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import BasicAuthentication, SessionAuthentication
@@ -126,7 +126,25 @@ class ThrottledView(APIView):
         return Response({"ok": True})
 
 
+def django_view(request: HttpRequest, kind: str) -> HttpResponse:
+    """A plain Django view: its errors go through the URLconf's handlers, not DRF."""
+    if kind == "ok":
+        return HttpResponse("ok")
+    raise {
+        "denied": DjangoPermissionDenied(),
+        "suspicious": SuspiciousOperation("secret internals"),
+        "missing": Http404(),
+        "crash": RuntimeError("database password is hunter2"),
+    }[kind]
+
+
+handler400 = "nexus_api.errors.handler400"
+handler403 = "nexus_api.errors.handler403"
+handler404 = "nexus_api.errors.handler404"
+handler500 = "nexus_api.errors.handler500"
+
 urlpatterns = [
+    path("django/<str:kind>/", django_view),
     path("raise/<str:kind>/", RaiseView.as_view()),
     path("browsable/<str:kind>/", BrowsableRaiseView.as_view()),
     path("bookings/", BookingView.as_view()),

@@ -8,6 +8,7 @@ Clients then get one shape for every failure (``type``, ``title``, ``status``, `
 from __future__ import annotations
 
 import http
+import json
 import logging
 import re
 import uuid
@@ -17,10 +18,12 @@ from typing import Any, ClassVar
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.signals import got_request_exception
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.fields import get_error_detail
 from rest_framework.renderers import JSONRenderer
@@ -35,6 +38,10 @@ __all__ = [
     "ProblemException",
     "ProblemJSONRenderer",
     "get_request_id",
+    "handler400",
+    "handler403",
+    "handler404",
+    "handler500",
     "problem_exception_handler",
     "problem_response",
     "problem_type_uri",
@@ -320,3 +327,49 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
 
     set_rollback()
     return problem_response(api_exc, request)
+
+
+# -- Django's error views ------------------------------------------------------------------
+# Errors raised outside DRF (no URL matched, a plain Django view failed) never reach the
+# exception handler. ``handler404 = "nexus_api.errors.handler404"`` (and 400/403/500) in the
+# root URLconf answers them with problem details too, unless the client prefers HTML (a
+# browser on the admin), which gets Django's own pages.
+
+_HTML = "text/html"
+
+
+def _django_problem(
+    request: HttpRequest, exc: exceptions.APIException, html_view: Any, *args: Any
+) -> HttpResponse:
+    preferred = request.get_preferred_type([PROBLEM_CONTENT_TYPE, "application/json", _HTML])
+    if preferred == _HTML:
+        return html_view(request, *args)  # type: ignore[no-any-return]
+    body = _problem_for(exc, request)
+    response = HttpResponse(
+        json.dumps(body, cls=DjangoJSONEncoder), status=body["status"], content_type=PROBLEM_CONTENT_TYPE
+    )
+    for name, value in _headers_for(exc, body["request_id"]).items():
+        response[name] = value
+    return response
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler400``: a ``bad-request`` problem (the exception's message is not shown)."""
+    exc = exceptions.ParseError(_("The request was malformed."), code="bad_request")
+    return _django_problem(request, exc, defaults.bad_request, exception)
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler403``: a ``permission-denied`` problem."""
+    return _django_problem(request, exceptions.PermissionDenied(), defaults.permission_denied, exception)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler404``: a ``not-found`` problem for URLs no view matched."""
+    return _django_problem(request, exceptions.NotFound(), defaults.page_not_found, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    """``handler500``: the same generic ``server-error`` problem the exception handler uses
+    (Django has already logged the exception)."""
+    return _django_problem(request, exceptions.APIException(code="server_error"), defaults.server_error)

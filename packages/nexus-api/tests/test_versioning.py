@@ -324,3 +324,13 @@ def test_parse_moment_forms() -> None:
 @override_settings(NEXUS_API={"VERSIONS": {"1": {}}, "DEFAULT_VERSION": "1"})
 def test_describe() -> None:
     assert get_versions()["1"].describe() == ""
+
+
+def test_public_names_are_lazily_exported() -> None:
+    import nexus_api
+    from nexus_api.errors import problem_exception_handler
+    from nexus_api.versioning import NexusVersioning as Direct
+
+    assert nexus_api.NexusVersioning is Direct
+    assert nexus_api.problem_exception_handler is problem_exception_handler
+    assert {"VersionChange", "VersionedSerializerMixin", "ProblemException"} <= set(dir(nexus_api))

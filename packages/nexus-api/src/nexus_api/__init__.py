@@ -19,20 +19,39 @@ _LAZY: dict[str, str] = {
     "PageNumberPagination": "nexus_api.pagination",
     "PageTooDeep": "nexus_api.pagination",
     "KeysetConnectionField": "nexus_api.graphql",
+    "NexusVersioning": "nexus_api.versioning",
+    "VersionedSerializerMixin": "nexus_api.versioning",
+    "VersionChange": "nexus_api.versioning",
+    "VersionChangesMixin": "nexus_api.versioning",
+    "ProblemException": "nexus_api.errors",
+    "problem_exception_handler": "nexus_api.errors",
 }
 
 __all__ = [
     "InvalidCursor",
     "KeysetConnectionField",
     "KeysetPagination",
+    "NexusVersioning",
     "PageNumberPagination",
     "PageTooDeep",
+    "ProblemException",
+    "VersionChange",
+    "VersionChangesMixin",
+    "VersionedSerializerMixin",
     "__version__",
+    "problem_exception_handler",
 ]
 
 if TYPE_CHECKING:
+    from nexus_api.errors import ProblemException, problem_exception_handler
     from nexus_api.graphql import KeysetConnectionField
     from nexus_api.pagination import InvalidCursor, KeysetPagination, PageNumberPagination, PageTooDeep
+    from nexus_api.versioning import (
+        NexusVersioning,
+        VersionChange,
+        VersionChangesMixin,
+        VersionedSerializerMixin,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -224,6 +224,8 @@ class KeysetPagination(drf_pagination.BasePagination):
     def get_first_link(self) -> str | None:
         if self.request is None:
             return None
+        if self.cursor_query_param not in self.request.query_params:
+            return self._base_url()
         return remove_query_param(self._base_url(), self.cursor_query_param)
 
     def get_paginated_response(self, data: Any) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -18,6 +19,12 @@ __all__ = ["Keyset", "Page"]
 
 T = TypeVar("T")
 _ALIAS = "_nexus_key_{}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _order_expressions(keys: tuple[Key, ...], reverse: bool) -> tuple[Any, ...]:
+    # Built once per ordering: Django copies expressions when it resolves them.
+    return tuple(key.order_by(reverse=reverse) for key in keys)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +111,7 @@ class Keyset:
         return tuple(values)
 
     def order(self, queryset: models.QuerySet[Any], *, reverse: bool = False) -> models.QuerySet[Any]:
-        return queryset.order_by(*(key.order_by(reverse=reverse) for key in self.keys))
+        return queryset.order_by(*_order_expressions(self.keys, reverse))
 
     def page_queryset(
         self,

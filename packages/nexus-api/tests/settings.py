@@ -29,4 +29,7 @@ NEXUS_API: dict[str, object] = {}
 
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "nexus_api.errors.problem_exception_handler",
+    # drf-spectacular's @extend_schema binds to this class when a URLconf is imported, which
+    # may happen in any test; schema tests override it as they need.
+    "DEFAULT_SCHEMA_CLASS": "nexus_api.openapi.AutoSchema",
 }

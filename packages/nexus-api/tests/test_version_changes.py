@@ -330,3 +330,27 @@ def test_view_body_helpers() -> None:
     }
     assert downgrade_error_body({"detail": "x"}, changes, context) == {"detail": "x"}
     assert downgrade_error_body("x", changes, context) == "x"
+
+
+@pytest.mark.urls("tests.urls_openapi")
+def test_keyset_pagination_envelope_through_the_chain(client: APIClient, listing: VListing) -> None:
+    for name in ("Barn", "Cave", "Dune", "Echo", "Fjord", "Glen", "Hill", "Inlet", "Jetty", "Knoll", "Lake"):
+        VListing.objects.create(name=name, host=listing.host)
+    response = client.get("/api/1/feed/")
+    assert response.status_code == 200, response.content
+    page = response.json()
+    assert set(page) >= {"results", "next", "previous"}
+    assert [item["title"] for item in page["results"]][:3] == ["Barn", "Cave", "Dune"]
+    assert all("name" not in item and "reviews" in item for item in page["results"])
+    assert all(item["host"]["name"] == "Ada" for item in page["results"])
+    assert 'rel="next"' in response["Link"]
+    assert 'rel="deprecation"' not in response["Link"]  # version 1 has no link here
+    assert page["next"].startswith("http://testserver/api/1/feed/?cursor=")
+    second = client.get(page["next"])
+    assert second.status_code == 200, second.content
+    titles = [item["title"] for item in second.json()["results"]]
+    assert titles == ["Lake", "Loft"]
+    tampered = client.get("/api/1/feed/?cursor=garbage")
+    assert tampered.status_code == 400
+    assert tampered.json()["type"].endswith("invalid-cursor")
+    assert tampered["API-Version"] == "1"

@@ -334,3 +334,11 @@ def test_public_names_are_lazily_exported() -> None:
     assert nexus_api.NexusVersioning is Direct
     assert nexus_api.problem_exception_handler is problem_exception_handler
     assert {"VersionChange", "VersionedSerializerMixin", "ProblemException"} <= set(dir(nexus_api))
+
+
+def test_304_from_inside_drf_carries_the_headers_without_middleware(client: APIClient) -> None:
+    response = client.get("/api/1/conditional/", HTTP_IF_NONE_MATCH='"v"')
+    assert response.status_code == 304
+    assert response["API-Version"] == "1"
+    assert response["Deprecation"].startswith("@")
+    assert 'rel="deprecation"' in response["Link"]

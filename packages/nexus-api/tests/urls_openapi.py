@@ -46,6 +46,8 @@ def _object_responses(target: str) -> type[OpenApiViewExtension]:
 
 PingSchema = _object_responses("tests.urls_versioning.PingView")
 StatsSchema = _object_responses("tests.urls_versioning.ListingStats")
+ConditionalSchema = _object_responses("tests.urls_versioning.ConditionalView")
+SummarySchema = _object_responses("tests.urls_versioning.SummaryView")
 
 
 class Custom(generics.GenericAPIView[Any]):

@@ -286,6 +286,17 @@ class PlainListingDetail(generics.RetrieveAPIView[VListing]):
     version_changes = [RenameTitle, InstantBook]
 
 
+class ConditionalView(APIView):
+    """Answers If-None-Match itself: a 304 produced inside DRF."""
+
+    versioning_class = NexusVersioning
+
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        if request.headers.get("If-None-Match") == '"v"':
+            return Response(status=304)
+        return Response({"ok": True}, headers={"ETag": '"v"'})
+
+
 def plain_view(request: Any) -> HttpResponse:
     return HttpResponse("plain")
 
@@ -300,6 +311,7 @@ versioned = [
     path("profile/", ProfileView.as_view(), name="profile"),
     path("ping/", PingView.as_view(), name="ping"),
     path("summary/", SummaryView.as_view(), name="summary"),
+    path("conditional/", ConditionalView.as_view(), name="conditional"),
     path("plain-listings/", PlainListingList.as_view(), name="plain-listings"),
     path("plain-listings/<int:pk>/", PlainListingDetail.as_view(), name="plain-listing"),
 ]

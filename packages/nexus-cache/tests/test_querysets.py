@@ -193,3 +193,24 @@ def test_async_evaluation(data: dict[str, object]) -> None:
     assert async_to_sync(run)() == ([10, 30], 2, 10)
     with no_queries():
         assert async_to_sync(run)() == ([10, 30], 2, 10)
+
+
+def test_get_by_pk_fast_path_only_for_the_whole_table(data: dict[str, object]) -> None:
+    a, c, ada = data["a"], data["c"], data["ada"]
+    assert isinstance(a, Listing)
+    assert isinstance(c, Listing)
+    assert isinstance(ada, Host)
+    assert Listing.objects.cached().get(pk=a.pk).city == "Lagos"
+    assert Listing.objects.cached().get(id=a.pk).city == "Lagos"
+    # Shaped querysets are keyed by their SQL, never by the pk alone.
+    with pytest.raises(Listing.DoesNotExist):
+        ada.listings.cached().get(pk=c.pk)  # type: ignore[attr-defined]
+    with pytest.raises(Listing.DoesNotExist):
+        Listing.objects.cached().filter(city="Lagos").get(pk=c.pk)
+    assert Listing.objects.cached().get(pk=c.pk).city == "Kano"
+    deferred = Listing.objects.cached().only("city").get(pk=a.pk)
+    assert deferred.get_deferred_fields() == {"host_id", "price"}
+    assert Listing.objects.cached().select_related("host").get(pk=a.pk).host.name == "Ada"
+    annotated = Listing.objects.cached().annotate(n=Count("reviews")).get(pk=a.pk)
+    assert annotated.n == 2
+    assert Listing.objects.cached().values("city").get(pk=a.pk) == {"city": "Lagos"}

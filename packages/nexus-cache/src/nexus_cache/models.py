@@ -16,6 +16,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import models
 from django.db.models import Prefetch
 from django.db.models.manager import BaseManager
+from django.db.models.query import ModelIterable
 
 from nexus_cache import _core, _keys
 
@@ -35,6 +36,9 @@ def _describe_prefetch(lookup: Any) -> str:
                 inner = "empty"
         return f"P({lookup.prefetch_through}|{lookup.prefetch_to}|{lookup.to_attr}|{inner})"
     return f"s({lookup})"
+
+
+_NOT_FOUND = ("nexus_cache", "row not found")
 
 
 def _p(qs: Any) -> Any:
@@ -100,10 +104,70 @@ class CachedQuerySet(models.QuerySet[_M]):
     def _plain(self) -> CachedQuerySet[_M]:
         return self.uncached()
 
+    def _pristine(self) -> bool:
+        """True when this queryset is the model's whole table, unshaped: ``get(pk=x)`` on it
+        can then be keyed by (database, model, pk) alone, without compiling SQL."""
+        q: Any = self.query
+        p = _p(self)
+        return bool(
+            not q.where.children
+            and not q.annotations
+            and not q.extra
+            and not q.select
+            and q.default_cols
+            and not q.select_related
+            and q.deferred_loading == (frozenset(), True)
+            and not q.distinct
+            and not q.combinator
+            and not q.select_for_update
+            and not q.values_select
+            and q.low_mark == 0
+            and q.high_mark is None
+            and not q.extra_tables
+            and not q.group_by
+            and p._fields is None
+            and self._iterable_class is ModelIterable
+            and not p._prefetch_related_lookups
+            and not p._known_related_objects
+        )
+
+    def get(self, *args: Any, **kwargs: Any) -> _M:
+        opts = self._nx_opts
+        if opts is not None and not args and len(kwargs) == 1 and self._result_cache is None:
+            pk = self.model._meta.pk
+            [(name, value)] = kwargs.items()
+            if pk is not None and name in ("pk", pk.name, pk.attname) and self._pristine():
+                try:
+                    material = f"{self.db}\0{self.model._meta.label_lower}\0{_keys.encode(value)}"
+                except TypeError:
+                    material = ""
+                if material:
+                    plain = self._plain()
+
+                    def compute() -> Any:
+                        try:
+                            return plain.get(**kwargs)
+                        except self.model.DoesNotExist:
+                            return _NOT_FOUND  # cached too: an insert invalidates it
+
+                    def found(value: Any, rec: Any) -> None:
+                        if value != _NOT_FOUND:
+                            rec.rows_found(1)
+
+                    result = _core.get_or_compute(
+                        _core.entry_key("get", material), compute, opts=opts, on_value=found
+                    )
+                    if result.value == _NOT_FOUND:
+                        raise self.model.DoesNotExist(
+                            f"{self.model._meta.object_name} matching query does not exist."
+                        )
+                    return result.value  # type: ignore[no-any-return]
+        return super().get(*args, **kwargs)
+
     # -- evaluation ------------------------------------------------------------------------
     def _fetch_all(self) -> None:
         opts = self._nx_opts
-        if self._result_cache is None and opts is not None:
+        if self._result_cache is None and opts is not None and not self.query.select_for_update:
             ekey = self.cache_key()
             if ekey is not None:
                 plain = self._plain()

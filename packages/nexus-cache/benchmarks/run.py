@@ -1,0 +1,178 @@
+"""Benchmarks: nexus-cache against django-cacheops, django-cachalot, drf-extensions and the
+raw django-redis floor, on PostgreSQL + Redis, in interleaved rounds.
+
+    python -m venv .venv-bench && .venv-bench/bin/pip install -r requirements.txt -e "..[redis,drf]"
+    .venv-bench/bin/python run.py [--rounds 5] [--quick]
+
+Each system runs in its own worker process (cachalot and cacheops patch the ORM globally);
+every round runs every system once, in a shuffled order, and the table shows medians over
+all samples and the ratio to the relevant baseline. A throwaway database is created and
+dropped; Redis keys carry a random prefix and are deleted at the end (nothing is flushed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+
+HERE = Path(__file__).resolve().parent
+SYSTEMS = ["plain", "nexus", "cacheops", "cachalot", "drfext"]
+
+
+class Worker:
+    def __init__(self, system: str, env: dict[str, str]) -> None:
+        self.system = system
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "worker.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**env, "NXB_SYSTEM": system},
+        )
+        self._read()
+
+    def _read(self) -> Any:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.system} died")
+        return json.loads(line)
+
+    def __call__(self, cmd: str, *args: Any) -> Any:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"cmd": cmd, "args": list(args)}) + "\n")
+        self.proc.stdin.flush()
+        reply = self._read()
+        if "error" in reply:
+            raise RuntimeError(f"{self.system} {cmd}: {reply['error']}")
+        return reply["ok"]
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:8.1f} µs"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="skip the 50,000-dependents save")
+    opts = parser.parse_args()
+
+    prefix = f"nxb{secrets.token_hex(4)}"
+    dbname = f"nexus_cache_bench_{secrets.token_hex(4)}"
+    pg_admin = os.environ.get("NXB_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+    with psycopg.connect(pg_admin, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{dbname}"')
+    env = {**os.environ, "NXB_DB": dbname, "NXB_PREFIX": prefix}
+    workers: dict[str, Worker] = {}
+    samples: dict[tuple[str, str], list[float]] = {}
+    trips: dict[tuple[str, str], list[int]] = {}
+    checks: dict[str, dict[str, bool]] = {}
+
+    def add(system: str, metric: str, values: list[float]) -> None:
+        samples.setdefault((system, metric), []).extend(values)
+
+    try:
+        seeder = Worker("plain", env)
+        print("seeded", seeder("seed", opts.rows), file=sys.stderr)
+        seeder.close()
+        for system in SYSTEMS:
+            workers[system] = Worker(system, env)
+        dependents = [1, 1000] + ([] if opts.quick else [50_000])
+        for r in range(opts.rounds):
+            order = SYSTEMS[:]
+            random.shuffle(order)
+            print(f"round {r + 1}/{opts.rounds}: {' '.join(order)}", file=sys.stderr)
+            for system in order:
+                w = workers[system]
+                if system == "plain":
+                    add("floor", "list hit", w("floor_list", 300))
+                    add("floor", "get hit", w("floor_get", 300))
+                if system in ("nexus", "cacheops", "cachalot"):
+                    add(system, "list hit", w("list_hit", 300))
+                    add(system, "get hit", w("get_hit", 300))
+                if system in ("plain", "nexus", "cacheops", "cachalot"):
+                    for k in dependents:
+                        if k == 50_000 and r >= 2:
+                            continue  # three samples each: populating 50,000 queries is slow
+                        n = 1 if k == 50_000 else 10
+                        res = w("save", 0 if system == "plain" else k, n)
+                        if system == "plain":
+                            add(system, "save k=0", res["times"])
+                        add(system, f"save k={k}", res["times"])
+                        trips.setdefault((system, f"save k={k}"), []).extend(res["trips"])
+                add(system, "DRF list page 1", w("drf", 30))
+                if system == "nexus":
+                    add(system, "conditional GET (304)", w("conditional", 100))
+        for system in ("plain", "nexus", "cacheops", "cachalot", "drfext"):
+            checks[system] = workers[system]("drf_check")
+    finally:
+        for w in workers.values():
+            w.close()
+        with psycopg.connect(pg_admin, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+        for key in client.scan_iter(match=f"*{prefix}*", count=1000):
+            client.delete(key)
+
+    def med(system: str, metric: str) -> float:
+        return statistics.median(samples[(system, metric)])
+
+    print("\n| measurement | system | median | ratio | notes |")
+    print("|---|---|---|---|---|")
+    for metric in ("list hit", "get hit"):
+        floor = med("floor", metric)
+        print(
+            f"| {metric} (50 rows)" if metric == "list hit" else f"| {metric}",
+            "| floor (django-redis get) |",
+            us(floor),
+            "| 1.00x | |",
+        )
+        for system in ("nexus", "cacheops", "cachalot"):
+            print(
+                f"| {metric} | {system} | {us(med(system, metric))} | {med(system, metric) / floor:.2f}x | |"
+            )
+    base = med("plain", "save k=0") if ("plain", "save k=0") in samples else med("plain", "save k=1")
+    for k in [1, 1000, 50_000]:
+        for system in ("nexus", "cacheops", "cachalot"):
+            key = (system, f"save k={k}")
+            if key not in samples:
+                continue
+            rt = statistics.median(trips[key])
+            print(
+                f"| save() with {k:,} cached dependents | {system} | {us(med(system, f'save k={k}'))} | {med(system, f'save k={k}') / base:.2f}x uncached | {rt:.0f} Redis round trips |"
+            )
+    print(f"| save() uncached | plain | {us(base)} | 1.00x | |")
+    drf_base = med("plain", "DRF list page 1")
+    for system in ("plain", "nexus", "drfext", "cacheops", "cachalot"):
+        m = med(system, "DRF list page 1")
+        c = checks.get(system, {})
+        print(
+            f"| DRF list page 1 of 50 / {opts.rows:,} rows | {system} | {us(m)} ({1 / m:,.0f} req/s) | "
+            f"{drf_base / m:.1f}x uncached req/s | page 2 correct: {c.get('page2_correct')}, "
+            f"fresh after save: {c.get('fresh_after_save')} |"
+        )
+    print(
+        f"| conditional GET (304) | nexus | {us(med('nexus', 'conditional GET (304)'))} | {drf_base / med('nexus', 'conditional GET (304)'):.1f}x uncached req/s | |"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -16,7 +16,7 @@ def no_queries() -> Iterator[None]:
         yield
     # The database cache backend's own statements are cache round trips, not source reads.
     source = [q["sql"] for q in ctx.captured_queries if "nexus_cache_test_table" not in q["sql"]]
-    assert source == []
+    assert source == [], source
 
 
 @contextmanager

@@ -214,3 +214,60 @@ def test_get_by_pk_fast_path_only_for_the_whole_table(data: dict[str, object]) -
     annotated = Listing.objects.cached().annotate(n=Count("reviews")).get(pk=a.pk)
     assert annotated.n == 2
     assert Listing.objects.cached().values("city").get(pk=a.pk) == {"city": "Lagos"}
+
+
+def test_recipe_keys_match_the_sql_semantics(data: dict[str, object]) -> None:
+    from django.db.models import F, Q
+
+    def both(build: object) -> None:
+        cached = build(Listing.objects.cached())  # type: ignore[operator]
+        plain = build(Listing.objects.all())  # type: ignore[operator]
+        assert list(cached.values_list("pk", flat=True)) == list(plain.values_list("pk", flat=True))
+        assert [x.pk for x in cached] == [x.pk for x in plain]
+
+    both(lambda qs: qs.filter(city="Lagos").exclude(price=10).order_by("-price"))
+    both(lambda qs: qs.filter(Q(city="Kano") | Q(price__gt=20)).order_by("id"))
+    both(lambda qs: qs.filter(price__gt=F("id")).order_by("id"))
+    both(lambda qs: qs.exclude(Q(city="Lagos"), price=10).order_by("id"))
+    both(lambda qs: qs.filter(host=data["ada"]).order_by("id"))
+    both(lambda qs: qs.filter(city__in=["Lagos", "Kano"]).distinct().order_by("price")[1:3])
+    both(lambda qs: qs.filter(reviews__rating__gte=1).distinct().order_by("id"))
+    both(lambda qs: qs.filter(pk__in=Review.objects.values("listing_id")).order_by("id"))  # no recipe
+
+
+def test_recipe_is_dropped_for_unknown_calls_and_sticky_filters(data: dict[str, object]) -> None:
+    a = data["a"]
+    assert isinstance(a, Listing)
+    qs = Listing.objects.cached().filter(city="Lagos")
+    assert qs._nx_recipe is not None
+    assert qs.annotate(n=Count("reviews"))._nx_recipe is None
+    assert qs.filter(pk__in=Review.objects.values("listing_id"))._nx_recipe is None
+    assert qs.extra(where=["1=1"])._nx_recipe is None
+    assert qs.select_for_update()._nx_recipe is None
+    wifi, pool = Amenity.objects.create(name="wifi"), Amenity.objects.create(name="pool")
+    a.amenities.add(wifi, pool)
+    # The related manager's sticky join makes this one join; the plain spelling is two.
+    via_manager = list(a.amenities.cached().filter(name="wifi").values_list("name", flat=True))
+    assert via_manager == ["wifi"]
+    core = Amenity.objects.cached().filter(listings__id=a.pk).filter(listings__id=a.pk, name="pool")
+    assert list(core.values_list("name", flat=True)) == ["pool"]
+    assert list(a.amenities.cached().filter(name="wifi").values_list("name", flat=True)) == ["wifi"]
+
+
+def test_lazy_filters_behave_like_filters(data: dict[str, object]) -> None:
+    import pickle
+
+    from django.core.exceptions import FieldError
+
+    qs = Listing.objects.cached().filter(city="Lagos")
+    assert "tests_listing" in str(qs.query)
+    restored = pickle.loads(pickle.dumps(Listing.objects.cached().filter(city="Kano")))
+    assert [x.city for x in restored] == ["Kano"]
+    with pytest.raises(FieldError):
+        list(Listing.objects.cached().filter(nope=1))
+    with pytest.raises(TypeError, match="slice"):
+        Listing.objects.cached()[:1].filter(city="x")
+    replaced = Listing.objects.cached().filter(city="Lagos")
+    replaced.query = Listing.objects.filter(city="Kano").query
+    assert replaced._nx_recipe is None
+    assert [x.city for x in replaced] == ["Kano"]

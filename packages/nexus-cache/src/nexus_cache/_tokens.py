@@ -158,14 +158,14 @@ def replace(names: Iterable[str]) -> bool:
     names = set(names)
     if not names:
         return True
-    if _retry:
-        names |= _take_retry()
-    values = {key(n): new_value() for n in names}
+    retrying = pending_retry()
+    values = {key(n): new_value() for n in names | retrying}
     try:
         _store.call(_store.cache().set_many, values, get_settings().TOKEN_TIMEOUT)
     except Exception:
         _queue_retry(names)
         return False
+    _done_retry(retrying)
     return True
 
 
@@ -179,6 +179,14 @@ def _take_retry() -> set[str]:
         names = set(_retry)
         _retry.clear()
     return names
+
+
+def _done_retry(names: frozenset[str]) -> None:
+    # Names leave the queue only once delivered: until then readers in this process keep
+    # bypassing the cache (a reader must never see an empty queue mid-delivery).
+    if names:
+        with _retry_lock:
+            _retry.difference_update(names)
 
 
 def _queue_retry(names: set[str]) -> None:
@@ -200,19 +208,18 @@ def _queue_retry(names: set[str]) -> None:
 
 def flush_retry() -> bool:
     """Retry failed replacements now. True when nothing is left pending."""
-    if not _retry:
+    names = pending_retry()
+    if not names:
         return True
-    names = _take_retry()
     _stats.incr("retries")
     values = {key(n): new_value() for n in names}
     try:
         _store.call(_store.cache().set_many, values, get_settings().TOKEN_TIMEOUT)
     except Exception:
-        with _retry_lock:
-            _retry.update(names)
         return False
+    _done_retry(names)
     logger.info("nexus_cache: %d delayed token replacement(s) applied", len(names))
-    return True
+    return not pending_retry()
 
 
 def _retry_loop() -> None:

@@ -10,11 +10,12 @@ shape and prefetches); dependencies are the tables its queries - including
 
 from __future__ import annotations
 
+import functools
 from typing import Any, TypeVar
 
 from django.core.exceptions import EmptyResultSet
 from django.db import models
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch, Q
 from django.db.models.manager import BaseManager
 from django.db.models.query import ModelIterable
 
@@ -50,10 +51,107 @@ def _expr_key(expr: Any) -> str:
     return repr(getattr(expr, "identity", expr))
 
 
+def _renc(value: Any) -> str:
+    """Canonical form of a queryset-method argument (Q and F included); TypeError if none."""
+    if isinstance(value, Q):
+        kids = ",".join(
+            _renc(c) if isinstance(c, Q) else f"{c[0]}={_keys.encode(c[1])}" for c in value.children
+        )
+        return f"Q({value.connector},{value.negated},{kids})"
+    if isinstance(value, F) and type(value) is F:
+        return f"F({value.name})"
+    if isinstance(value, tuple | list):
+        return "(" + ",".join(_renc(v) for v in value) + ")"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}={_renc(v)}" for k, v in sorted(value.items())) + "}"
+    return _keys.encode(value)
+
+
+@functools.cache
+def _schema(model: type[models.Model]) -> str:
+    """The columns a model loads: part of recipe keys, so a deploy that changes the model
+    never unpickles old instances into it."""
+    return ",".join(f"{f.attname}:{f.column}" for f in model._meta.concrete_fields)
+
+
 class CachedQuerySet(models.QuerySet[_M]):
-    """A QuerySet whose ``.cached()`` clones evaluate through nexus-cache."""
+    """A QuerySet whose ``.cached()`` clones evaluate through nexus-cache.
+
+    Besides the options, a queryset carries a *recipe*: the calls that built it from the
+    manager's fresh queryset, with canonical arguments. When every call is known and its
+    arguments have a canonical form, the recipe is the key and a hit compiles no SQL.
+    Anything else (expressions, subqueries, ``extra()``, direct ``query`` changes after
+    an unknown call) drops the recipe, and the compiled SQL is the key.
+    """
 
     _nx_opts: _core.Options | None = None
+    _nx_recipe: tuple[str, ...] | None = None
+    #: Filters recorded in the recipe but not yet added to the Query (``add_q`` is the
+    #: expensive part of building a queryset; a hit keyed by the recipe never needs it).
+    _nx_pending: tuple[tuple[bool, tuple[Any, ...], dict[str, Any]], ...] = ()
+
+    def __init__(self, model: Any = None, query: Any = None, using: Any = None, hints: Any = None) -> None:
+        super().__init__(model, query, using, hints)
+        # A queryset made from a fresh Query (what a manager hands out) starts a recipe.
+        self._nx_recipe = () if query is None else None
+
+    @property  # type: ignore[override]
+    def query(self) -> Any:
+        q = models.QuerySet.query.fget(self)  # type: ignore[attr-defined]
+        pending = self._nx_pending
+        if pending:
+            self._nx_pending = ()
+            for negate, args, kwargs in pending:
+                _p(self)._filter_or_exclude_inplace(negate, args, kwargs)
+        return q
+
+    @query.setter
+    def query(self, value: Any) -> None:
+        self._nx_pending = ()
+        self._nx_recipe = None
+        models.QuerySet.query.fset(self, value)  # type: ignore[attr-defined]
+
+    def __getstate__(self) -> dict[str, Any]:
+        self.query  # noqa: B018 - apply pending filters before pickling
+        return super().__getstate__()  # type: ignore[no-any-return]
+
+    def _lazy_filter(
+        self, negate: bool, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> CachedQuerySet[_M] | None:
+        """filter()/exclude() on the recipe path: record, apply later (or never, on a hit)."""
+        if self._nx_recipe is None or _p(self)._defer_next_filter or not (args or kwargs):
+            return None
+        if self._query.is_sliced:
+            raise TypeError("Cannot filter a query once a slice has been taken.")
+        try:
+            step = f"{'exclude' if negate else 'filter'}{_renc(args)}{_renc(kwargs)}"
+        except TypeError:
+            return None
+        clone: CachedQuerySet[_M] = _p(self)._chain()
+        clone._nx_pending = (*clone._nx_pending, (negate, args, kwargs))
+        clone._nx_recipe = (*self._nx_recipe, step)
+        return clone
+
+    def filter(self, *args: Any, **kwargs: Any) -> CachedQuerySet[_M]:
+        lazy = self._lazy_filter(False, args, kwargs)  # (never `or`: that evaluates a queryset)
+        return lazy if lazy is not None else self._recorded_call("filter", args, kwargs)  # type: ignore[no-any-return]
+
+    def exclude(self, *args: Any, **kwargs: Any) -> CachedQuerySet[_M]:
+        lazy = self._lazy_filter(True, args, kwargs)
+        return lazy if lazy is not None else self._recorded_call("exclude", args, kwargs)  # type: ignore[no-any-return]
+
+    def _recorded_call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        clone = getattr(super(), name)(*args, **kwargs)
+        recipe = self._nx_recipe
+        if isinstance(clone, CachedQuerySet) and clone is not self:
+            step: str | None = None
+            if recipe is not None:
+                try:
+                    step = f"{name}{_renc(args)}{_renc(kwargs)}"
+                except TypeError:
+                    step = None
+            clone._nx_recipe = None if step is None or recipe is None else (*recipe, step)
+        return clone
 
     # -- marking ---------------------------------------------------------------------------
     def cached(
@@ -66,22 +164,54 @@ class CachedQuerySet(models.QuerySet[_M]):
             raise ValueError(f".cached(timeout={timeout!r}): a timeout is a positive number of seconds")
         clone: CachedQuerySet[_M] = _p(self)._chain()
         clone._nx_opts = _core.Options(timeout=timeout, stale=stale, early=early)
+        clone._nx_recipe = self._nx_recipe
         return clone
 
     def uncached(self) -> CachedQuerySet[_M]:
         """A clone that reads the database directly."""
         clone: CachedQuerySet[_M] = _p(self)._chain()
         clone._nx_opts = None
+        clone._nx_recipe = self._nx_recipe
         return clone
 
     def _clone(self) -> CachedQuerySet[_M]:
-        clone: CachedQuerySet[_M] = super()._clone()  # type: ignore[misc]
+        # Carry pending filters to the clone unapplied (Django's _clone reads self.query).
+        pending = self._nx_pending
+        self._nx_pending = ()
+        try:
+            clone: CachedQuerySet[_M] = super()._clone()  # type: ignore[misc]
+        finally:
+            self._nx_pending = pending
+        clone._nx_pending = pending
         clone._nx_opts = self._nx_opts
         return clone
 
     # -- keys ------------------------------------------------------------------------------
+    def _next_is_sticky(self) -> CachedQuerySet[_M]:
+        # Sticky filters change how the *next* filter joins: not expressible in a recipe.
+        self._nx_recipe = None
+        return super()._next_is_sticky()  # type: ignore[misc,no-any-return]
+
     def cache_key(self, operation: str = "fetch", extra: str = "") -> str | None:
         """The entry key of this queryset's evaluation (``None`` when it runs no query)."""
+        recipe = self._nx_recipe
+        if recipe is not None:
+            q: Any = self._query  # scalars only: pending filters change none of them
+            if not q.select_for_update and not q.is_empty():
+                material = "\0".join(
+                    (
+                        operation,
+                        self.db,
+                        self.model._meta.label_lower,
+                        _schema(self.model),
+                        f"{self._iterable_class.__module__}.{self._iterable_class.__qualname__}",
+                        repr(_p(self)._fields),
+                        f"{q.low_mark}:{q.high_mark}",
+                        ";".join(recipe),
+                        extra,
+                    )
+                )
+                return _core.entry_key("qsr", material)
         try:
             sql, params = self.query.get_compiler(using=self.db).as_sql()
         except EmptyResultSet:
@@ -170,9 +300,9 @@ class CachedQuerySet(models.QuerySet[_M]):
         if self._result_cache is None and opts is not None and not self.query.select_for_update:
             ekey = self.cache_key()
             if ekey is not None:
-                plain = self._plain()
 
                 def compute() -> list[Any]:
+                    plain = self._plain()
                     plain._fetch_all()
                     return plain._result_cache or []
 
@@ -216,6 +346,32 @@ class CachedQuerySet(models.QuerySet[_M]):
             return super().aggregate(*args, **kwargs)
         plain = self._plain()
         return dict(self._cached_call("aggregate", extra, lambda: plain.aggregate(*args, **kwargs)))
+
+
+def _recorded(name: str) -> Any:
+    def method(self: CachedQuerySet[Any], *args: Any, **kwargs: Any) -> Any:
+        return self._recorded_call(name, args, kwargs)
+
+    method.__name__ = name
+    method.__qualname__ = f"CachedQuerySet.{name}"
+    method.__doc__ = getattr(models.QuerySet, name).__doc__
+    return method
+
+
+for _name in (
+    "all",
+    "order_by",
+    "reverse",
+    "distinct",
+    "select_related",
+    "prefetch_related",
+    "only",
+    "defer",
+    "values",
+    "values_list",
+    "using",
+):
+    setattr(CachedQuerySet, _name, _recorded(_name))
 
 
 class CachedManager(BaseManager.from_queryset(CachedQuerySet)):  # type: ignore[misc]

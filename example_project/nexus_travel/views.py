@@ -50,9 +50,16 @@ def _cache() -> None:
     cache.delete(key)
 
 
+def _broker() -> None:
+    from nexus_travel.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=1)
+
+
 def health(request: HttpRequest) -> JsonResponse:
-    """200 when the database and the cache answer; 503 otherwise (for load balancers)."""
-    checks = {"database": _probe(_database), "cache": _probe(_cache)}
+    """200 when the database, the cache and the broker answer; 503 otherwise (for load balancers)."""
+    checks = {"database": _probe(_database), "cache": _probe(_cache), "broker": _probe(_broker)}
     ok = all(c["ok"] for c in checks.values())
     body = {
         "status": "ok" if ok else "unhealthy",

@@ -73,7 +73,6 @@ class Worker:
                     self.hostname,
                     "--without-gossip",
                     "--without-mingle",
-                    "--without-heartbeat",
                     "--loglevel=INFO",
                 ],
                 cwd=PACKAGE_DIR,
@@ -168,6 +167,13 @@ def current_app(app: Celery) -> Iterator[Celery]:
         _state.default_app = previous
 
 
+def close_app(app: Celery) -> None:
+    """Close every connection a throw-away app opened (pools and result backend)."""
+    with contextlib.suppress(Exception):
+        app.backend.client.connection_pool.disconnect()
+    app.close()
+
+
 @pytest.fixture
 def redis_broker() -> Iterator[str]:
     from tests import celery_app
@@ -203,3 +209,13 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):  # type:
 @pytest.fixture
 def broker_url(broker: str) -> str:
     return redis_url() if broker == "redis" else rabbitmq_url()
+
+
+@pytest.fixture(autouse=True)
+def _reset_publish_breaker() -> Iterator[None]:
+    """A test that cut the broker must not leave the circuit breaker open for the next."""
+    from nexus_tasks._dispatch import reset_breaker
+
+    reset_breaker()
+    yield
+    reset_breaker()

@@ -60,7 +60,7 @@ CELERY_EVENT_EXCHANGE = f"{NAMESPACE}.ev"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_PREFETCH_MULTIPLIER = int(os.environ.get("NEXUS_TASKS_TEST_PREFETCH", "4"))
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
@@ -70,6 +70,5 @@ CELERY_BROKER_POOL_LIMIT = 10
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"nexus_tasks": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {"nexus_tasks": {"level": "INFO"}},
 }

@@ -6,7 +6,11 @@ Failure windows and what closes them:
 * the transaction rolls back → the on-commit callback is discarded (and so is the outbox
   row, which was part of the transaction);
 * the broker is down at commit → the publish gives up after ``PUBLISH_TIMEOUT`` and the
-  message is written to the outbox, which the relay publishes later;
+  message is kept in the outbox, which the relay publishes later;
+* a publish is stuck in the transport's reconnect loop when the caller gives up → the
+  outbox row stays *claimed* by that publish, and whichever way the publish ends, its own
+  thread marks the row sent or hands it to the relay; the relay never sends a row that a
+  live publish may still send;
 * the process dies between commit and publish → only the outbox survives that: use
   ``durable=True`` (or ``DISPATCH = "outbox"``) for work that must not be lost.
 """
@@ -22,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import current_app
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -34,7 +38,13 @@ from nexus_tasks.exceptions import TaskPublishError
 _executor_lock = threading.Lock()
 _executor: concurrent.futures.ThreadPoolExecutor | None = None
 
-#: Hooks of ``nexus_tasks.testing``: while set, messages are handed to it instead of the broker.
+#: Monotonic time until which the broker counts as down (a circuit breaker): after one
+#: publish failed, the next ones go straight to the outbox instead of each waiting out
+#: ``PUBLISH_TIMEOUT``, so a commit with many messages still costs about one timeout.
+_broker_down_until = 0.0
+
+#: Hooks of ``nexus_tasks.testing``: while set, messages are handed to them instead of the
+#: broker (a hook returns True when it took the message).
 _interceptors: list[Callable[[Message], bool]] = []
 
 
@@ -48,50 +58,171 @@ def _get_executor() -> concurrent.futures.ThreadPoolExecutor:
         return _executor
 
 
-def send_now(message: Message, producer: Any = None) -> None:
-    """Publish without a time bound (the relay's own loop, and the bounded wrapper)."""
+def reset_breaker() -> None:
+    """Forget a recorded broker failure (the relay calls it after a successful publish)."""
+    global _broker_down_until
+    _broker_down_until = 0.0
+
+
+def _trip_breaker() -> None:
+    global _broker_down_until
+    _broker_down_until = time.monotonic() + get_settings().PUBLISH_BREAKER_SECONDS
+
+
+def send_now(message: Message, producer: Any = None, app: Any = None) -> None:
+    """Publish without a time bound (the relay's loop, and the bounded publish's thread).
+
+    This is ``app.send_task`` minus its result-backend subscription: the Redis result
+    backend subscribes to every task id sent (one more round trip and a pub/sub
+    connection per publishing thread), which a relay sending thousands of messages, or a
+    web process that never waits for results, does not need. ``AsyncResult.get()`` still
+    works: it reads the stored state before it waits.
+    """
+    app = app or current_app
+    amqp = app.amqp
     options = dict(message.options)
-    current_app.send_task(
+    task_type = app._tasks.get(message.task_name)
+    if task_type is not None:
+        defaults = {k: v for k, v in task_type._get_exec_options().items() if v is not None}
+        options = {**defaults, **options}
+    countdown = options.pop("countdown", None)
+    eta = options.pop("eta", None)
+    expires = options.pop("expires", None)
+    time_limit = options.pop("time_limit", None)
+    soft_time_limit = options.pop("soft_time_limit", None)
+    options.pop("ignore_result", None)
+    options = amqp.router.route(options, message.task_name, message.args, message.kwargs, task_type)
+    if expires is not None:
+        if isinstance(expires, datetime.datetime):
+            options["expiration"] = max(0.0, (expires - timezone.now()).total_seconds())
+        else:
+            options["expiration"] = expires
+    task_message = amqp.create_task_message(
+        message.task_id,
         message.task_name,
-        args=message.args,
-        kwargs=message.kwargs,
-        task_id=message.task_id,
-        retry=False,
-        producer=producer,
+        message.args,
+        message.kwargs,
+        countdown,
+        eta,
+        None,
+        None,
+        expires,
+        0,
+        None,
+        None,
+        None,
+        app.thread_oid,
+        time_limit,
+        soft_time_limit,
+        app.conf.task_send_sent_event,
+        None,
+        None,
+        None,
+        None,
         **options,
     )
+    with app.producer_or_acquire(producer) as active:
+        amqp.send_task_message(active, message.task_name, task_message, retry=False, **options)
 
 
-def publish(message: Message, timeout: float | None = None) -> None:
-    """Publish ``message``, giving up after ``timeout`` seconds (``PUBLISH_TIMEOUT``).
+class _Publication:
+    """One publish running on a helper thread, and who settles its outbox row.
 
-    The publish runs on a helper thread so that the bound holds whatever the transport
-    does (connection retries, a half-open socket): a dead broker costs the caller at most
-    ``timeout``. A publish that times out may still complete later; the message id is fixed,
-    so an idempotent task runs once even if the relay sends it again.
+    If the caller is still waiting when the publish ends, the caller settles the row. If
+    the caller gave up first, it hands the row (``late_row``) to the publication, and the
+    helper thread settles it when the publish finally ends, one way or the other.
     """
-    for hook in _interceptors:
-        if hook(message):
-            return
-    timeout = get_settings().PUBLISH_TIMEOUT if timeout is None else timeout
-    started = time.monotonic()
-    future = _get_executor().submit(send_now, message)
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self.lock = threading.Lock()
+        self.done = False
+        self.error: BaseException | None = None
+        self.late_row: int | None = None
+        self.finished = threading.Event()
+
+
+def _run(publication: _Publication, app: Any) -> None:
+    error: BaseException | None = None
     try:
-        future.result(timeout=timeout)
-    except concurrent.futures.TimeoutError:
-        raise TaskPublishError(
-            f"The broker did not accept task {message.task_name}[{message.task_id}] within {timeout}s."
-        ) from None
-    except Exception as exc:
-        raise TaskPublishError(
-            f"Publishing task {message.task_name}[{message.task_id}] failed: {exc!r}."
-        ) from exc
+        send_now(publication.message, app=app)
+    except BaseException as exc:
+        error = exc
+    with publication.lock:
+        publication.done = True
+        publication.error = error
+        late_row = publication.late_row
+    publication.finished.set()
+    if late_row is not None:
+        using = publication.message.using
+        try:
+            _settle(late_row, publication.message, error)
+        finally:
+            connections[using].close()
+
+
+def _settle(pk: int, message: Message, error: BaseException | None) -> None:
+    """Mark an outbox row sent, or release it to the relay with the error."""
+    from nexus_tasks.models import OutboxMessage
+
+    rows = OutboxMessage.objects.using(message.using).filter(pk=pk)
+    if error is None:
+        rows.update(sent_at=timezone.now(), claimed_until=None)
+        return
+    rows.update(
+        claimed_until=None,
+        attempts=F("attempts") + 1,
+        last_error=repr(error)[:2000],
+        next_attempt_at=timezone.now(),
+    )
+    log_event("outbox.deferred", message.task_name, message.task_id, level=30, error=repr(error))
+
+
+def _start(message: Message, timeout: float) -> _Publication | BaseException | None:
+    """Publish with a bound: ``None`` when sent, the error when it failed, or the
+    still-running publication when ``timeout`` passed first."""
+    settings = get_settings()
+    if time.monotonic() < _broker_down_until:
+        return TaskPublishError(
+            f"Task {message.task_name}[{message.task_id}] not published: the broker failed "
+            f"less than {settings.PUBLISH_BREAKER_SECONDS}s ago."
+        )
+    started = time.monotonic()
+    publication = _Publication(message)
+    app = current_app._get_current_object()
+    _get_executor().submit(_run, publication, app)
+    if not publication.finished.wait(timeout):
+        _trip_breaker()
+        return publication
+    if publication.error is not None:
+        _trip_breaker()
+        return publication.error
     log_event(
         "enqueue",
         message.task_name,
         message.task_id,
         publish_ms=round((time.monotonic() - started) * 1000, 2),
     )
+    return None
+
+
+def _intercepted(message: Message) -> bool:
+    return any(hook(message) for hook in _interceptors)
+
+
+def publish(message: Message, timeout: float | None = None) -> None:
+    """Publish now, bounded by ``PUBLISH_TIMEOUT``; raise :class:`TaskPublishError` if the
+    broker did not take it (it may still take it later if the publish was stuck)."""
+    if _intercepted(message):
+        return
+    outcome = _start(message, get_settings().PUBLISH_TIMEOUT if timeout is None else timeout)
+    if outcome is None:
+        return
+    if isinstance(outcome, _Publication):
+        raise TaskPublishError(
+            f"The broker did not accept task {message.task_name}[{message.task_id}] in time."
+        )
+    raise TaskPublishError(f"Publishing task {message.task_name}[{message.task_id}] failed: {outcome!r}.")
 
 
 def write_outbox(message: Message, *, claimed: bool) -> tuple[int, datetime.datetime | None]:
@@ -116,52 +247,70 @@ def write_outbox(message: Message, *, claimed: bool) -> tuple[int, datetime.date
     return row.pk, claimed_until
 
 
+def _hand_over(publication: _Publication, pk: int) -> None:
+    """The caller stops waiting: the publication's thread settles row ``pk`` — unless it
+    finished in between, in which case the caller settles it now."""
+    with publication.lock:
+        if not publication.done:
+            publication.late_row = pk
+            return
+        error = publication.error
+    _settle(pk, publication.message, error)
+
+
 def publish_outbox_row(pk: int, message: Message, claimed_until: datetime.datetime | None) -> bool:
     """Publish a committed outbox row at once; on failure leave it to the relay."""
     from nexus_tasks.models import OutboxMessage
 
-    rows = OutboxMessage.objects.using(message.using)
+    if _intercepted(message):
+        OutboxMessage.objects.using(message.using).filter(pk=pk).update(
+            sent_at=timezone.now(), claimed_until=None
+        )
+        return True
+    settings = get_settings()
     now = timezone.now()
-    margin = datetime.timedelta(seconds=max(1.0, get_settings().PUBLISH_TIMEOUT * 2))
+    margin = datetime.timedelta(seconds=max(1.0, settings.PUBLISH_TIMEOUT * 2))
     if claimed_until is None or now + margin > claimed_until:
         # The claim taken at insert has (nearly) lapsed during a long transaction: take it
         # again, conditionally, so that a relay that already has the row keeps it alone.
-        new_claim = now + datetime.timedelta(seconds=get_settings().OUTBOX_CLAIM_TIMEOUT)
+        new_claim = now + datetime.timedelta(seconds=settings.OUTBOX_CLAIM_TIMEOUT)
         ours = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
         if claimed_until is not None:
             ours |= Q(claimed_until=claimed_until)
+        rows = OutboxMessage.objects.using(message.using)
         if not rows.filter(ours, pk=pk, sent_at__isnull=True).update(claimed_until=new_claim):
             return False
-    try:
-        publish(message)
-    except TaskPublishError as exc:
-        rows.filter(pk=pk).update(
-            claimed_until=None, attempts=F("attempts") + 1, last_error=str(exc)[:2000], next_attempt_at=now
-        )
-        log_event("outbox.deferred", message.task_name, message.task_id, level=30, error=str(exc))
+    outcome = _start(message, settings.PUBLISH_TIMEOUT)
+    if isinstance(outcome, _Publication):
+        _hand_over(outcome, pk)
         return False
-    rows.filter(pk=pk).update(sent_at=timezone.now(), claimed_until=None)
-    return True
+    _settle(pk, message, outcome)
+    return outcome is None
 
 
 def publish_or_fallback(message: Message) -> None:
     """After commit, for non-durable messages: publish, else keep the message in the
     outbox; if even that fails, release what the message held and raise."""
-    try:
-        publish(message)
+    if _intercepted(message):
         return
-    except TaskPublishError as exc:
-        error = exc
+    outcome = _start(message, get_settings().PUBLISH_TIMEOUT)
+    if outcome is None:
+        return
+    stuck = isinstance(outcome, _Publication)
     try:
         with transaction.atomic(using=message.using):
-            write_outbox(message, claimed=False)
+            pk, _ = write_outbox(message, claimed=stuck)
     except Exception as exc:
-        release_unique(message)
+        if not stuck:
+            release_unique(message)
         raise TaskPublishError(
-            f"{error} The outbox could not keep it either ({exc!r}); the task is NOT queued. "
-            "Check the broker and the database, then enqueue it again."
+            f"Task {message.task_name}[{message.task_id}] could not be published ({outcome!r}) and the "
+            f"outbox could not keep it either ({exc!r}); it is NOT queued. Check the broker and the "
+            "database, then enqueue it again."
         ) from exc
-    log_event("outbox.fallback", message.task_name, message.task_id, level=30, error=str(error))
+    if isinstance(outcome, _Publication):
+        _hand_over(outcome, pk)
+    log_event("outbox.fallback", message.task_name, message.task_id, level=30, error=repr(outcome))
 
 
 def release_unique(message: Message) -> None:

@@ -13,6 +13,7 @@ from nexus_tasks.conf import DEFAULTS, DISPATCH_MODES, SETTING_NAME, user_settin
 _TYPES: dict[str, tuple[type, ...]] = {
     "DISPATCH": (str,),
     "PUBLISH_TIMEOUT": (int, float),
+    "PUBLISH_BREAKER_SECONDS": (int, float),
     "STORE": (str,),
     "REDIS_URL": (str, type(None)),
     "KEY_PREFIX": (str,),

@@ -33,6 +33,10 @@ class TasksSettings:
     #: Seconds a publish may take at commit before it is abandoned (on-commit) or left to
     #: the relay (outbox): a dead broker must not hang a request.
     PUBLISH_TIMEOUT: float = 1.0
+    #: Seconds after a failed publish during which further publishes at commit skip the
+    #: broker and go straight to the outbox (a circuit breaker: a commit of many messages
+    #: to a dead broker costs one ``PUBLISH_TIMEOUT``, not one per message).
+    PUBLISH_BREAKER_SECONDS: float = 5.0
     #: Where unique locks, idempotency records and task ownership live: ``"database"``
     #: (tables of this app; a unique lock is then written in the caller's transaction) or
     #: ``"redis"`` (``REDIS_URL``; needs the ``redis`` extra).

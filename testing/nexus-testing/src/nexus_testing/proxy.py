@@ -90,9 +90,13 @@ class TcpProxy:
 
     # -- relay ---------------------------------------------------------------------------
     def _serve(self) -> None:
-        assert self._listener is not None
         listener = self._listener
-        listener.settimeout(0.1)
+        if listener is None:
+            return
+        try:
+            listener.settimeout(0.1)
+        except OSError:  # cut() closed the listener before this thread got going
+            return
         while not self._stopping.is_set():
             try:
                 client, _ = listener.accept()

@@ -1,0 +1,160 @@
+"""The outbox relay: publishes committed outbox rows that were not sent at commit time.
+
+Each round claims a batch in a short transaction (``SELECT … FOR UPDATE SKIP LOCKED`` where
+the database has it, so several relays split the backlog instead of sending it twice),
+publishes the batch on one broker connection, and marks what was sent. A row whose publish
+fails gets a backed-off ``next_attempt_at``; a row claimed by a relay that died is claimed
+again once its ``claimed_until`` has passed. SQLite has no row locks: run one relay there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import random
+import threading
+import time
+from typing import Any
+
+from celery import current_app
+from django.db import connections, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from nexus_tasks._dispatch import reset_breaker, send_now
+from nexus_tasks._log import log_event
+from nexus_tasks._message import Message
+from nexus_tasks.conf import get_settings
+
+
+@dataclasses.dataclass
+class RelayRound:
+    claimed: int = 0
+    published: int = 0
+    failed: int = 0
+    pruned: int = 0
+
+
+def _claim(using: str, batch_size: int) -> list[tuple[int, str, str, str, int]]:
+    from nexus_tasks.models import OutboxMessage
+
+    now = timezone.now()
+    claim_until = now + datetime.timedelta(seconds=get_settings().OUTBOX_CLAIM_TIMEOUT)
+    with transaction.atomic(using=using):
+        qs = (
+            OutboxMessage.objects.using(using)
+            .filter(sent_at__isnull=True, next_attempt_at__lte=now)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .order_by("id")
+        )
+        if connections[using].features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True)
+        rows = list(qs.values_list("id", "task_id", "task_name", "payload", "attempts")[:batch_size])
+        if rows:
+            OutboxMessage.objects.using(using).filter(id__in=[r[0] for r in rows]).update(
+                claimed_until=claim_until
+            )
+    return rows
+
+
+def _backoff(attempts: int) -> float:
+    cap = get_settings().RELAY_BACKOFF_MAX
+    return random.uniform(0, min(cap, 2.0 ** min(attempts, 30)))
+
+
+def relay_once(using: str = "default", batch_size: int | None = None) -> RelayRound:
+    """Claim and publish one batch; returns what happened."""
+    from nexus_tasks.models import OutboxMessage
+
+    result = RelayRound()
+    rows = _claim(using, batch_size or get_settings().OUTBOX_BATCH_SIZE)
+    result.claimed = len(rows)
+    if not rows:
+        return result
+    sent: list[int] = []
+    failed: list[tuple[int, str, str, int, str]] = []
+    app: Any = current_app
+    try:
+        with app.producer_or_acquire() as producer:
+            for index, (pk, task_id, task_name, payload, attempts) in enumerate(rows):
+                try:
+                    send_now(Message.decode(task_name, task_id, payload), producer=producer)
+                except Exception as exc:
+                    # The broker is failing: do not hammer it with the rest of the batch.
+                    failed.append((pk, task_id, task_name, attempts, repr(exc)))
+                    failed.extend(
+                        (r[0], r[1], r[2], r[4], "not attempted: broker failing") for r in rows[index + 1 :]
+                    )
+                    break
+                sent.append(pk)
+    except Exception as exc:  # acquiring a producer failed: nothing was sent
+        done = set(sent)
+        failed = [(r[0], r[1], r[2], r[4], repr(exc)) for r in rows if r[0] not in done]
+    now = timezone.now()
+    if sent:
+        reset_breaker()
+        OutboxMessage.objects.using(using).filter(id__in=sent).update(sent_at=now, claimed_until=None)
+    for pk, task_id, task_name, attempts, error in failed:
+        OutboxMessage.objects.using(using).filter(id=pk).update(
+            claimed_until=None,
+            attempts=F("attempts") + 1,
+            last_error=error[:2000],
+            next_attempt_at=now + datetime.timedelta(seconds=_backoff(attempts)),
+        )
+        log_event("outbox.retry_later", task_name, task_id, level=30, attempts=attempts + 1, error=error)
+    result.published = len(sent)
+    result.failed = len(failed)
+    return result
+
+
+def prune(using: str = "default") -> int:
+    """Delete sent rows older than ``OUTBOX_RETENTION``."""
+    from nexus_tasks.models import OutboxMessage
+
+    cutoff = timezone.now() - datetime.timedelta(seconds=get_settings().OUTBOX_RETENTION)
+    deleted, _ = OutboxMessage.objects.using(using).filter(sent_at__lt=cutoff).delete()
+    return deleted
+
+
+def drain(using: str = "default", *, max_rounds: int = 10_000) -> int:
+    """Publish everything pending now (rows waiting for a backoff included); returns how
+    many were published. Stops when a round publishes nothing."""
+    from nexus_tasks.models import OutboxMessage
+
+    OutboxMessage.objects.using(using).filter(sent_at__isnull=True, claimed_until__isnull=True).update(
+        next_attempt_at=timezone.now()
+    )
+    total = 0
+    for _ in range(max_rounds):
+        step = relay_once(using)
+        total += step.published
+        if step.published == 0:
+            break
+    return total
+
+
+def run(
+    using: str = "default", *, stop: threading.Event | None = None, interval: float | None = None
+) -> RelayRound:
+    """The long-running relay loop; returns the totals when ``stop`` is set."""
+    stop = stop or threading.Event()
+    interval = get_settings().RELAY_INTERVAL if interval is None else interval
+    totals = RelayRound()
+    last_prune = 0.0
+    while not stop.is_set():
+        try:
+            step = relay_once(using)
+        except Exception as exc:  # the database went away: wait and try again
+            log_event("relay.error", "-", "-", level=40, error=repr(exc))
+            connections[using].close()
+            stop.wait(interval)
+            continue
+        totals.claimed += step.claimed
+        totals.published += step.published
+        totals.failed += step.failed
+        if time.monotonic() - last_prune > 300:
+            totals.pruned += prune(using)
+            last_prune = time.monotonic()
+        if step.claimed == 0 or step.failed:
+            stop.wait(interval)
+    return totals

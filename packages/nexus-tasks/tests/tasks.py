@@ -78,3 +78,52 @@ def progress(self: Any, tag: str, steps: int, pause: float) -> int:
         self.report_progress(step + 1, steps, f"step {step + 1}")
         time.sleep(pause)
     return steps
+
+
+def _mark(key: str) -> None:
+    import redis
+
+    from nexus_testing import redis_url
+
+    client = redis.Redis.from_url(redis_url())
+    try:
+        client.set(key, "1", ex=120)
+    finally:
+        client.close()
+
+
+@task(idempotent=True)
+def idempotent_marked(tag: str, seconds: float) -> str:
+    """Writes its side effect, tells the test it is running (through Redis, outside the
+    body's transaction), then sleeps so the test can kill the worker mid-task."""
+    Event.objects.create(tag=tag, kind="ran")
+    _mark(f"{tag}:running")
+    time.sleep(seconds)
+    return tag
+
+
+@task
+def marked_slow(tag: str, seconds: float) -> str:
+    Event.objects.create(tag=tag, kind="started")
+    _mark(f"{tag}:running")
+    time.sleep(seconds)
+    Event.objects.create(tag=tag, kind="ran")
+    return tag
+
+
+@task(retry_on=(Flaky,), max_retries=3, backoff=1.5, backoff_max=1.5)
+def flaky_slow_backoff(tag: str, failures: int) -> str:
+    done = Event.objects.filter(tag=tag, kind="attempt").count()
+    Event.objects.create(tag=tag, kind="attempt")
+    if done < failures:
+        raise Flaky(f"attempt {done + 1} fails")
+    return "ok"
+
+
+@task(unique=True, unique_ttl=3)
+def unique_marked(tag: str, seconds: float) -> str:
+    Event.objects.create(tag=tag, kind="started")
+    _mark(f"{tag}:running")
+    time.sleep(seconds)
+    Event.objects.create(tag=tag, kind="ran")
+    return tag

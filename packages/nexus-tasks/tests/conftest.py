@@ -121,6 +121,11 @@ _workers: dict[str, Worker] = {}
 
 @pytest.fixture(scope="session", autouse=True)
 def _stop_workers_and_queues() -> Iterator[None]:
+    # Any publish outside a ``broker`` fixture goes to this session's own queue on Redis,
+    # never to an unconfigured default app's shared "celery" queue.
+    from tests import celery_app
+
+    celery_app.redis_app.set_default()
     yield
     for worker in _workers.values():
         worker.stop()

@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import current_app
 from django.db.models import Min
+from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
 from nexus_tasks.conf import get_settings
@@ -73,3 +74,12 @@ def health_report(using: str = "default", *, ping_timeout: float = 1.0) -> dict[
         "dead_letters": dead_letters,
         "unique_locks_held": locks,
     }
+
+
+def health_view(request: HttpRequest) -> JsonResponse:
+    """JSON health report; status 503 when unhealthy (for load balancers and probes).
+
+    It exposes queue sizes and worker names: route it behind your own access control.
+    """
+    report = health_report()
+    return JsonResponse(report, status=200 if report["healthy"] else 503)

@@ -9,6 +9,7 @@ again once its ``claimed_until`` has passed. SQLite has no row locks: run one re
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import random
@@ -21,7 +22,8 @@ from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from nexus_tasks._dispatch import reset_breaker, send_now
+from nexus_tasks import _dispatch
+from nexus_tasks._dispatch import _intercepted, reset_breaker, send_now
 from nexus_tasks._log import log_event
 from nexus_tasks._message import Message
 from nexus_tasks.conf import get_settings
@@ -75,10 +77,12 @@ def relay_once(using: str = "default", batch_size: int | None = None) -> RelayRo
     failed: list[tuple[int, str, str, int, str]] = []
     app: Any = current_app
     try:
-        with app.producer_or_acquire() as producer:
+        with contextlib.nullcontext() if _dispatch._interceptors else app.producer_or_acquire() as producer:
             for index, (pk, task_id, task_name, payload, attempts) in enumerate(rows):
                 try:
-                    send_now(Message.decode(task_name, task_id, payload), producer=producer)
+                    message = Message.decode(task_name, task_id, payload)
+                    if not _intercepted(message):
+                        send_now(message, producer=producer)
                 except Exception as exc:
                     # The broker is failing: do not hammer it with the rest of the batch.
                     failed.append((pk, task_id, task_name, attempts, repr(exc)))

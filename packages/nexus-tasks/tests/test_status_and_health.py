@@ -1,0 +1,90 @@
+"""Progress through TaskStatusView, and the health report, with a real worker."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from rest_framework.test import APIClient
+
+import nexus_tasks
+from nexus_tasks.health import health_report
+from nexus_tasks.models import DeadLetter, OutboxMessage
+from nexus_tasks.testing import broker_down
+
+from tests.conftest import wait_for
+from tests.tasks import progress, record
+
+
+@pytest.fixture
+def users(transactional_db) -> tuple[User, User]:  # type: ignore[no-untyped-def]
+    return User.objects.create(username="owner"), User.objects.create(username="other")
+
+
+def test_progress_state_and_result_are_visible_to_the_owner_only(
+    worker, users, unique_namespace: str
+) -> None:
+    owner, other = users
+    result = progress.enqueue_with(args=(unique_namespace, 3, 0.4), owner=owner)
+    client = APIClient()
+    client.force_authenticate(owner)
+    url = f"/tasks/{result.id}/"
+
+    def in_progress():  # type: ignore[no-untyped-def]
+        body = client.get(url).json()
+        return body if body["state"] == "PROGRESS" else None
+
+    body = wait_for(in_progress, interval=0.02)
+    assert body["progress"]["total"] == 3
+    assert 1 <= body["progress"]["done"] <= 3
+    assert body["progress"]["message"].startswith("step ")
+    assert result.get(timeout=20) == 3
+    done = client.get(url).json()
+    assert done == {"id": result.id, "name": progress.name, "state": "SUCCESS", "progress": None, "result": 3}
+    stranger = APIClient()
+    stranger.force_authenticate(other)
+    assert stranger.get(url).status_code == 404
+    assert APIClient().get(url).status_code in (401, 403)
+
+
+def test_unknown_id_is_404_not_pending(users) -> None:  # type: ignore[no-untyped-def]
+    client = APIClient()
+    client.force_authenticate(users[0])
+    assert client.get("/tasks/does-not-exist/").status_code == 404
+
+
+def test_status_view_is_exported_lazily() -> None:
+    from nexus_tasks.views import TaskStatusView
+
+    assert nexus_tasks.TaskStatusView is TaskStatusView
+    with pytest.raises(AttributeError):
+        nexus_tasks.nope  # noqa: B018
+
+
+def test_health_reports_workers_backlog_and_dead_letters(worker, unique_namespace: str, settings) -> None:
+    record.enqueue(unique_namespace).get(timeout=20)
+    report = health_report()
+    assert report["broker"]["reachable"] is True
+    assert any(name.startswith(worker.app_name) for name in report["workers"])
+    assert report["outbox"] == {"pending": 0, "oldest_pending_age_seconds": 0.0}
+    assert report["healthy"] is True
+    with broker_down():
+        record.enqueue(f"{unique_namespace}-parked")
+    DeadLetter.objects.create(task_id="x", task_name="t", payload="{}", reason="max_retries")
+    settings.NEXUS_TASKS = {**settings.NEXUS_TASKS, "HEALTH_MAX_OUTBOX_AGE": 0}
+    report = health_report()
+    assert report["outbox"]["pending"] == 1
+    assert report["dead_letters"] == 1
+    assert report["healthy"] is False
+    assert "oldest pending outbox message" in report["problems"][0]
+    response = APIClient().get("/health/")
+    assert response.status_code == 503
+    assert response.json()["outbox"]["pending"] == 1
+    with pytest.raises(CommandError, match="unhealthy"):
+        call_command("nexus_tasks", "health", "--json")
+    call_command("nexus_tasks", "relay", "--once")
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+    wait_for(lambda: json.loads(APIClient().get("/health/").content)["healthy"])

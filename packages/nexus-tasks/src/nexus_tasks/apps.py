@@ -11,5 +11,6 @@ class NexusTasksConfig(AppConfig):
     verbose_name = "Nexus tasks"
 
     def ready(self) -> None:
-        # Registers the system checks and the setting_changed receiver.
-        from nexus_tasks import checks, conf  # noqa: F401
+        # Registers the system checks, the setting_changed receiver and the library's own
+        # tasks (the email sender and the relay), which workers must know by name.
+        from nexus_tasks import checks, conf, tasks  # noqa: F401

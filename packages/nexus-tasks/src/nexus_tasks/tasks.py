@@ -1,0 +1,21 @@
+"""Tasks nexus-tasks itself runs; found by the project's ``app.autodiscover_tasks()``."""
+
+from __future__ import annotations
+
+from nexus_tasks.mail import send_email
+from nexus_tasks.periodic import periodic_task
+
+__all__ = ["relay_outbox", "send_email"]
+
+
+@periodic_task(10.0, name="nexus_tasks.relay_outbox", unique=True, unique_ttl=300)
+def relay_outbox(using: str = "default") -> dict[str, int]:
+    """The relay as a beat task (every 10 s): publish what is pending, prune what is old.
+
+    Unique, so that a slow round is never overlapped by the next tick.
+    """
+    from nexus_tasks import relay
+
+    published = relay.drain(using, max_rounds=100)
+    pruned = relay.prune(using)
+    return {"published": published, "pruned": pruned}

@@ -115,6 +115,10 @@ def _fetch(
     return got.get(ekey), tokens, got
 
 
+class _Dirty(Exception):
+    """The entry depends on tokens this thread's open transaction has written."""
+
+
 def _fetch_tokens(names: Iterable[str]) -> dict[str, int]:
     names = list(names)
     keys = [_tokens.key(n) for n in names]
@@ -125,7 +129,10 @@ def _fetch_tokens(names: Iterable[str]) -> dict[str, int]:
 def _lookup(ekey: str, static: frozenset[str], dirty: frozenset[str]) -> tuple[Any, dict[str, int], bool]:
     """(record or None, tokens read, whether the record is valid). One round trip when the
     memo knows the entry's dependencies."""
-    expected = static | set(_memo.get(ekey, ()))
+    memo = _memo.get(ekey)
+    # Once the entry's dependencies are known, fetch exactly those (the global epoch is
+    # among them only for values that read no database).
+    expected = (static - {_tokens.GLOBAL}) | set(memo) if memo is not None else static
     record, tokens, _ = _fetch(ekey, expected)
     if not _is_record(record):
         return None, tokens, False
@@ -135,7 +142,7 @@ def _lookup(ekey: str, static: frozenset[str], dirty: frozenset[str]) -> tuple[A
         tokens.update(_fetch_tokens(missing))
     _remember(ekey, names)
     if dirty and not dirty.isdisjoint(names):
-        return None, tokens, False
+        raise _Dirty
     return record, tokens, _valid(record, tokens)
 
 
@@ -146,7 +153,7 @@ def _plan(ekey: str, static: Iterable[str], opts: Options) -> _Plan:
     _tracking.flush_deferred()
     if not s.ENABLED:
         return _Plan(ekey, static, opts, "bypass")
-    if _tokens.pending_retry() and not _tokens.flush_retry():
+    if _tokens._retry and not _tokens.flush_retry():
         # Invalidations of ours are still undelivered: nothing cached can be trusted.
         _stats.incr("bypasses")
         return _Plan(ekey, static, opts, "bypass")
@@ -156,10 +163,8 @@ def _plan(ekey: str, static: Iterable[str], opts: Options) -> _Plan:
         return _Plan(ekey, static, opts, "bypass")
     try:
         record, tokens, valid = _lookup(ekey, static, dirty)
-    except _store.CacheUnavailable:
+    except (_store.CacheUnavailable, _Dirty):
         _stats.incr("bypasses")
-        return _Plan(ekey, static, opts, "bypass")
-    if record is not None and dirty and not dirty.isdisjoint(record[2]):  # pragma: no cover
         return _Plan(ekey, static, opts, "bypass")
     if valid:
         if opts.early and _early(record, opts.early):
@@ -241,7 +246,7 @@ def _hit(plan: _Plan) -> Result:
 
 
 def _start(plan: _Plan) -> _tracking.Recorder:
-    rec = _tracking.Recorder(plan.tokens)
+    rec = _tracking.Recorder(plan.tokens, reading=plan.action == "compute")
     if plan.action == "compute":
         rec.need(plan.static)
     else:
@@ -255,10 +260,15 @@ def _finish(plan: _Plan, rec: _tracking.Recorder, value: Any, started: float, ok
         outer.names |= rec.names
         for n, v in rec.values.items():
             outer.values.setdefault(n, v)
-        outer.failed |= rec.failed
+        # An inner value that was not cacheable (bypassed, failed) makes the outer one so.
+        outer.failed |= rec.failed or plan.action != "compute" or not ok
         outer.wrote |= rec.wrote
         outer.unsafe |= rec.unsafe
-    names = tuple(sorted(rec.names))
+    names_set = rec.names
+    if _tokens.GLOBAL in names_set and any(n.endswith("|E") for n in names_set):
+        # A database epoch is replaced by `clear` as well: one token less per hit.
+        names_set = names_set - {_tokens.GLOBAL}
+    names = tuple(sorted(names_set))
     stored = False
     try:
         if plan.action != "compute" or not ok:

@@ -188,7 +188,9 @@ def dirty() -> frozenset[str]:
 class Recorder:
     """Collects what one computation reads; reads each token before the statement runs."""
 
-    def __init__(self, known: dict[str, int] | None = None) -> None:
+    def __init__(self, known: dict[str, int] | None = None, *, reading: bool = True) -> None:
+        #: False for computations whose value will not be stored: no token is read.
+        self.reading = reading
         self.values: dict[str, int] = dict(known or {})
         self.names: set[str] = set()
         self.failed = False
@@ -200,6 +202,8 @@ class Recorder:
     def need(self, names: Iterable[str]) -> None:
         names = set(names)
         self.names |= names
+        if not self.reading:
+            return
         missing = [n for n in names if n not in self.values]
         if not missing or self.failed:
             return

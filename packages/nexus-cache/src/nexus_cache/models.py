@@ -297,7 +297,8 @@ class CachedQuerySet(models.QuerySet[_M]):
     # -- evaluation ------------------------------------------------------------------------
     def _fetch_all(self) -> None:
         opts = self._nx_opts
-        if self._result_cache is None and opts is not None and not self.query.select_for_update:
+        # (self._query, not self.query: pending filters must stay pending on a hit)
+        if self._result_cache is None and opts is not None and not self._query.select_for_update:
             ekey = self.cache_key()
             if ekey is not None:
 

@@ -25,5 +25,7 @@ class BookingViewSet(
     def perform_create(self, serializer: Any) -> None:
         with transaction.atomic():
             booking = serializer.save(guest=self.request.user)
-            # Sent only if the booking commits; a rollback sends nothing.
-            send_booking_confirmation.delay_on_commit(booking.pk)
+            # Through the transactional outbox: the message is a row in this transaction,
+            # published right after commit; if the broker is down then, the relay publishes
+            # it later. A rollback sends nothing.
+            send_booking_confirmation.enqueue(booking.pk, durable=True)

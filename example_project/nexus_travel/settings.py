@@ -160,7 +160,18 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-NEXUS_TASKS: dict[str, Any] = {"DISPATCH": "on_commit"}
+# Two beat processes (a rolling deploy) never both send a schedule: only the holder of
+# the leader lock does.
+CELERY_BEAT_SCHEDULER = "nexus_tasks.periodic:LeaderScheduler"
+
+NEXUS_TASKS: dict[str, Any] = {
+    "DISPATCH": "on_commit",
+    # Unique locks and idempotency records: in Redis when there is one, else in the database.
+    "STORE": "redis" if REDIS_URL else "database",
+    "REDIS_URL": REDIS_URL or None,
+    # What CeleryEmailBackend's worker task really sends with.
+    "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"),
+}
 
 # --- API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -204,7 +215,9 @@ SPECTACULAR_SETTINGS = {
 GRAPHENE = {"SCHEMA": "nexus_travel.schema.schema"}
 
 # --- email -----------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+# Mail leaves from a worker, after commit, with retries (nexus-tasks); the real backend is
+# NEXUS_TASKS["EMAIL_BACKEND"].
+EMAIL_BACKEND = "nexus_tasks.mail.CeleryEmailBackend"
 EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = "bookings@nexus-travel.invalid"
 

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from bookings.models import Booking
 from listings.models import Listing
+from nexus_tasks.testing import capture_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -60,20 +61,21 @@ def test_anonymous_users_cannot_create(api: APIClient) -> None:
 
 
 def test_booking_sends_confirmation_after_commit(
-    api: APIClient, listings: list[Listing], guest: User, django_capture_on_commit_callbacks
+    api: APIClient, listings: list[Listing], guest: User
 ) -> None:
     api.force_authenticate(guest)
     listing = listings[0]
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with capture_tasks(run_on_commit=True) as captured:
         response = api.post(
             "/api/v2/bookings/",
             {"listing": listing.pk, "check_in": "2027-03-01", "check_out": "2027-03-04"},
             format="json",
         )
     assert response.status_code == 201, response.content
-    assert mail.outbox == [], "nothing may be sent before the booking commits"
-    for callback in callbacks:
-        callback()
+    assert captured.names == ["bookings.tasks.send_booking_confirmation"]
+    assert captured[0].args == [response.json()["id"]]
+    assert mail.outbox == [], "recorded, not yet run"
+    captured.run()
     booking = Booking.objects.get(pk=response.json()["id"])
     assert booking.total_price == listing.price_per_night * 3
     assert booking.confirmation_sent_at is not None
@@ -81,11 +83,9 @@ def test_booking_sends_confirmation_after_commit(
     assert "3 nights" in mail.outbox[0].body
 
 
-def test_invalid_booking_sends_nothing(
-    api: APIClient, listings: list[Listing], guest: User, django_capture_on_commit_callbacks
-) -> None:
+def test_invalid_booking_sends_nothing(api: APIClient, listings: list[Listing], guest: User) -> None:
     api.force_authenticate(guest)
-    with django_capture_on_commit_callbacks(execute=True):
+    with capture_tasks() as captured:
         response = api.post(
             "/api/v2/bookings/",
             {"listing": listings[0].pk, "check_in": "2027-03-04", "check_out": "2027-03-01"},
@@ -94,7 +94,7 @@ def test_invalid_booking_sends_nothing(
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["errors"]["check_out"] == ["Check-out must be after check-in."]
-    assert mail.outbox == []
+    assert len(captured) == 0
     assert not Booking.objects.exists()
 
 

@@ -68,7 +68,7 @@ def test_worker_sends_booking_confirmation_over_filesystem_broker(
                 "with transaction.atomic():\n"
                 "    b = Booking.objects.create(listing=Listing.objects.first(), guest=User.objects.get(username='demo'),"
                 " check_in=dt.date(2027, 5, 1), check_out=dt.date(2027, 5, 3), total_price=10)\n"
-                "    send_booking_confirmation.delay_on_commit(b.pk)\n"
+                "    send_booking_confirmation.enqueue(b.pk, durable=True)\n"
                 "print(b.pk)\n",
             ],
             embedded_env,

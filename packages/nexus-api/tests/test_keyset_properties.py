@@ -122,3 +122,43 @@ class KeysetProperties(TestCase):
         current = {item.pk: item for item in KsItem.objects.select_related("host").filter(pk__in=seen)}
         survivors = [pk for pk in seen if pk in current]
         assert survivors == expected_ids(current.values(), [key.term for key in keyset.keys])
+
+    @PROPERTY_SETTINGS
+    @given(
+        data=st.lists(rows, min_size=1, max_size=20),
+        ordering=orderings,
+        size=st.integers(1, 5),
+        deletions=st.lists(st.lists(st.integers(0, 10_000), max_size=4), max_size=6),
+        backwards=st.booleans(),
+    )
+    def test_neighbour_flags_are_exact_after_deletions(
+        self,
+        data: list[dict[str, Any]],
+        ordering: tuple[str, ...],
+        size: int,
+        deletions: list[list[int]],
+        backwards: bool,
+    ) -> None:
+        create(data, make_hosts())
+        queryset = KsItem.objects.all()
+        keyset = Keyset.for_queryset(queryset, ordering)
+        terms = [key.term for key in keyset.keys]
+        page = keyset.page(queryset, size=size, reverse=backwards)
+        for step in range(len(deletions) + 10):
+            order = expected_ids(KsItem.objects.select_related("host"), terms)
+            ids = [row.pk for row in page.rows]
+            if ids:
+                assert page.has_previous == (order.index(ids[0]) > 0)
+                assert page.has_next == (order.index(ids[-1]) < len(order) - 1)
+            else:
+                # Nothing on the page's side of the cursor: every row is on the other side.
+                assert (page.has_next, page.has_previous) == (
+                    (bool(order), False) if backwards else (False, bool(order))
+                )
+            token = keyset.previous_cursor(page) if backwards else keyset.next_cursor(page)
+            if token is None:
+                break
+            alive = sorted(KsItem.objects.values_list("pk", flat=True))
+            if step < len(deletions) and alive:
+                KsItem.objects.filter(pk__in={alive[p % len(alive)] for p in deletions[step]}).delete()
+            page = keyset.page(queryset, size=size, cursor=keyset.decode(token))

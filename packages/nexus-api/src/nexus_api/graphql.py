@@ -14,12 +14,19 @@ from typing import Any
 
 import graphene
 from django.db import models
-from graphene.relay import Connection, PageInfo
+from graphene.relay import Connection
 from graphene.types.field import Field
 from graphql import GraphQLError
 
 from nexus_api.conf import get_settings
-from nexus_api.keyset import CursorError, Keyset, count_rows, normalize_ordering, validate_policy
+from nexus_api.keyset import (
+    CursorEncoder,
+    CursorError,
+    Keyset,
+    count_rows,
+    normalize_ordering,
+    validate_policy,
+)
 
 __all__ = ["INVALID_ARGUMENT", "INVALID_CURSOR", "KeysetConnectionField"]
 
@@ -54,15 +61,44 @@ def _connection_type(node: type[Any], counted: bool) -> type[Connection]:
 class _Edge:
     """An edge whose cursor is signed only if the query asks for it."""
 
-    __slots__ = ("_keyset", "node")
+    __slots__ = ("_encode", "_position", "node")
 
-    def __init__(self, node: Any, keyset: Keyset) -> None:
+    def __init__(self, node: Any, position: Callable[[Any], Any], encode: CursorEncoder) -> None:
         self.node = node
-        self._keyset = keyset
+        self._position = position
+        self._encode = encode
 
     @property
     def cursor(self) -> str:
-        return self._keyset.encode(self._keyset.position(self.node))
+        return self._encode(self._position(self.node))
+
+
+class _PageInfo:
+    """Relay ``pageInfo`` whose cursors are signed only if the query asks for them
+    (graphene resolves the ``PageInfo`` type's fields from any object's attributes)."""
+
+    __slots__ = ("_encode", "_end", "_start", "has_next_page", "has_previous_page")
+
+    def __init__(
+        self,
+        *,
+        has_next_page: bool,
+        has_previous_page: bool,
+        start: tuple[Any, ...] | None = None,
+        end: tuple[Any, ...] | None = None,
+        encode: CursorEncoder | None = None,
+    ) -> None:
+        self.has_next_page = has_next_page
+        self.has_previous_page = has_previous_page
+        self._start, self._end, self._encode = start, end, encode
+
+    @property
+    def start_cursor(self) -> str | None:
+        return None if self._start is None or self._encode is None else self._encode(self._start)
+
+    @property
+    def end_cursor(self) -> str | None:
+        return None if self._end is None or self._encode is None else self._encode(self._end)
 
 
 def _argument_error(message: str) -> GraphQLError:
@@ -196,18 +232,21 @@ class KeysetConnectionField(Field):  # type: ignore[misc]
                     extensions={"code": INVALID_CURSOR},
                 ) from exc
             cursor = type(decoded)(decoded.position, reverse=backwards)
-        connection_type = self.type.of_type if isinstance(self.type, graphene.NonNull) else self.type
+        field_type = self.type
+        connection_type = field_type.of_type if isinstance(field_type, graphene.NonNull) else field_type
         if size == 0:
             edges: list[_Edge] = []
-            page_info = PageInfo(has_next_page=False, has_previous_page=False)
+            page_info = _PageInfo(has_next_page=False, has_previous_page=False)
         else:
             page = keyset.page(queryset, size=size, cursor=cursor, reverse=backwards)
-            edges = [_Edge(row, keyset) for row in page.rows]
-            page_info = PageInfo(
+            encode = keyset.encoder()
+            edges = [_Edge(row, keyset.position, encode) for row in page.rows]
+            page_info = _PageInfo(
                 has_next_page=page.has_next,
                 has_previous_page=page.has_previous,
-                start_cursor=keyset.encode(page.start) if page.rows and page.start is not None else None,
-                end_cursor=keyset.encode(page.end) if page.rows and page.end is not None else None,
+                start=page.start if page.rows else None,
+                end=page.end if page.rows else None,
+                encode=encode,
             )
         connection = connection_type(edges=edges, page_info=page_info)
         policy = self.count_policy

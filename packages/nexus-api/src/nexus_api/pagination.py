@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -18,7 +19,6 @@ from rest_framework import pagination as drf_pagination
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from nexus_api.conf import get_settings
@@ -77,6 +77,40 @@ def _link_header(links: Sequence[tuple[str, str | None]]) -> str:
     return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links if url)
 
 
+class _QueryLinks:
+    """URLs that differ from the request's only in the value of one query parameter.
+
+    A page carries up to four such links (body and ``Link`` header); DRF's
+    ``replace_query_param`` would re-parse the URL for each. This parses it once and
+    produces the same URLs (other parameters sorted by name, as DRF does).
+    """
+
+    def __init__(self, url: str, param: str) -> None:
+        self.url = url
+        self.param = param
+        scheme, netloc, path, query, fragment = urlsplit(url)
+        self._parts = (scheme, netloc, path, fragment)
+        others = parse_qs(query, keep_blank_values=True)
+        self.present = others.pop(param, None) is not None
+        before = [(key, values) for key, values in sorted(others.items()) if key < param]
+        after = [(key, values) for key, values in sorted(others.items()) if key > param]
+        self._before = urlencode(before, doseq=True)
+        self._after = urlencode(after, doseq=True)
+
+    def _build(self, query: str) -> str:
+        scheme, netloc, path, fragment = self._parts
+        return urlunsplit((scheme, netloc, path, query, fragment))
+
+    def with_value(self, value: object) -> str:
+        """The URL with ``param`` set to ``value``."""
+        pair = urlencode([(self.param, str(value))])
+        return self._build("&".join(part for part in (self._before, pair, self._after) if part))
+
+    def without(self) -> str:
+        """The URL without ``param``."""
+        return self._build("&".join(part for part in (self._before, self._after) if part))
+
+
 class KeysetPagination(drf_pagination.BasePagination):
     """Cursor pagination on any ordering, with signed cursors bound to the list.
 
@@ -108,7 +142,7 @@ class KeysetPagination(drf_pagination.BasePagination):
         self.keyset: Keyset | None = None
         self.page: Page[Any] | None = None
         self.count: int | None = None
-        self._absolute_uri: str | None = None
+        self._links: _QueryLinks | None = None
 
     # Configuration -----------------------------------------------------------------------
 
@@ -179,7 +213,7 @@ class KeysetPagination(drf_pagination.BasePagination):
     ) -> list[Any]:
         queryset = _require_queryset(queryset)
         self.request = request
-        self._absolute_uri = None
+        self._links = None
         size = self.get_page_size(request)
         keyset = Keyset.for_queryset(
             queryset, self.get_ordering(request, queryset, view), binding=self.get_binding(request, view)
@@ -202,14 +236,14 @@ class KeysetPagination(drf_pagination.BasePagination):
     def _url(self, token: str | None) -> str | None:
         if token is None or self.request is None:
             return None
-        return replace_query_param(self._base_url(), self.cursor_query_param, token)
+        return self._query_links().with_value(token)
 
-    def _base_url(self) -> str:
-        # Built once per response: three links (and the Link header) derive from it.
+    def _query_links(self) -> _QueryLinks:
+        # Built once per response: the three links (and the Link header) derive from it.
         assert self.request is not None
-        if self._absolute_uri is None:
-            self._absolute_uri = self.request.build_absolute_uri()
-        return self._absolute_uri
+        if self._links is None:
+            self._links = _QueryLinks(self.request.build_absolute_uri(), self.cursor_query_param)
+        return self._links
 
     def get_next_link(self) -> str | None:
         assert self.keyset is not None
@@ -224,9 +258,8 @@ class KeysetPagination(drf_pagination.BasePagination):
     def get_first_link(self) -> str | None:
         if self.request is None:
             return None
-        if self.cursor_query_param not in self.request.query_params:
-            return self._base_url()
-        return remove_query_param(self._base_url(), self.cursor_query_param)
+        links = self._query_links()
+        return links.without() if links.present else links.url
 
     def get_paginated_response(self, data: Any) -> Response:
         next_link, previous_link = self.get_next_link(), self.get_previous_link()
@@ -317,6 +350,7 @@ class PageNumberPagination(drf_pagination.PageNumberPagination):
         self.count: int | None = None
         self.has_next = False
         self.size = 0
+        self._links: _QueryLinks | None = None
 
     def get_page_size(self, request: Request) -> int:
         return _page_size(request, self.page_size_query_param, self.page_size, self.max_page_size)
@@ -329,6 +363,7 @@ class PageNumberPagination(drf_pagination.PageNumberPagination):
     ) -> list[Any]:
         queryset = _require_queryset(queryset)
         self.request = request
+        self._links = None
         self.size = size = self.get_page_size(request)
         if not queryset.ordered:
             # Without a total order the same row can appear on two pages.
@@ -367,35 +402,38 @@ class PageNumberPagination(drf_pagination.PageNumberPagination):
         self.number = number
         return rows
 
+    def _query_links(self) -> _QueryLinks:
+        assert self.request is not None
+        if self._links is None:
+            self._links = _QueryLinks(self.request.build_absolute_uri(), self.page_query_param)
+        return self._links
+
     def get_next_link(self) -> str | None:
         if not self.has_next or self.request is None:
             return None
-        return replace_query_param(self.request.build_absolute_uri(), self.page_query_param, self.number + 1)
+        return self._query_links().with_value(self.number + 1)
 
     def get_previous_link(self) -> str | None:
         if self.number <= 1 or self.request is None:
             return None
-        url = self.request.build_absolute_uri()
         if self.number == 2:
-            return remove_query_param(url, self.page_query_param)
-        return replace_query_param(url, self.page_query_param, self.number - 1)
+            return self._query_links().without()
+        return self._query_links().with_value(self.number - 1)
 
     def get_paginated_response(self, data: Any) -> Response:
-        assert self.request is not None
         next_link, previous_link = self.get_next_link(), self.get_previous_link()
         body: dict[str, Any] = {}
         if self.count is not None:
             body["count"] = self.count
         body.update({"next": next_link, "previous": previous_link, "results": data})
-        url = self.request.build_absolute_uri()
         links: list[tuple[str, str | None]] = [
             ("next", next_link),
             ("prev", previous_link),
-            ("first", remove_query_param(url, self.page_query_param)),
+            ("first", self._query_links().without()),
         ]
         if self.count is not None:
             last = min(max(1, math.ceil(self.count / self.size)), self.get_max_page())
-            links.append(("last", replace_query_param(url, self.page_query_param, last)))
+            links.append(("last", self._query_links().with_value(last)))
         return Response(body, headers={"Link": _link_header(links)})
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ Importing this package needs neither DRF nor graphene, nor loaded apps.
 from __future__ import annotations
 
 from nexus_api.keyset._count import COUNT_POLICIES, CountPolicy, count_rows, validate_policy
-from nexus_api.keyset._cursor import Cursor, CursorError
+from nexus_api.keyset._cursor import Cursor, CursorEncoder, CursorError
 from nexus_api.keyset._engine import Keyset, Page
 from nexus_api.keyset._ordering import Key, normalize_ordering, resolve_ordering
 
@@ -20,6 +20,7 @@ __all__ = [
     "COUNT_POLICIES",
     "CountPolicy",
     "Cursor",
+    "CursorEncoder",
     "CursorError",
     "Key",
     "Keyset",

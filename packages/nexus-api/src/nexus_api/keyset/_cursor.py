@@ -19,12 +19,14 @@ import hashlib
 import json
 import uuid
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.utils.crypto import salted_hmac
 
-__all__ = ["Cursor", "CursorError", "binding_digest", "decode_cursor", "encode_cursor"]
+__all__ = ["Cursor", "CursorEncoder", "CursorError", "binding_digest", "decode_cursor", "encode_cursor"]
 
 #: Payload layout version; bump it when the layout changes so old cursors fail cleanly.
 _FORMAT = 1
@@ -112,35 +114,99 @@ def _decode_value(raw: Any) -> Any:
     raise CursorError(f"the cursor holds a value of unknown type {tag!r}")
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def binding_digest(*parts: Any) -> str:
     """A short digest of what a cursor is bound to (model, ordering, filter parameters).
 
     It is inside the signed payload, so it only needs to tell lists apart, not resist forgery.
     """
-    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    canonical = _CANONICAL.encode(parts)
     digest = hashlib.blake2b(canonical.encode(), digest_size=6).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii")
 
 
+class _CursorSigner(signing.Signer):
+    """Django's ``Signer`` with the HMAC key for ``SECRET_KEY`` derived once.
+
+    ``Signer.signature()`` hashes the salt and the secret into an HMAC key on every call; a
+    connection signs one cursor per edge, so the derived HMAC is kept and copied instead.
+    The signatures are byte for byte Django's (``Signer.unsign`` accepts them, and the
+    fallback keys still go through Django's own code).
+    """
+
+    def __init__(self, *, key: str, salt: str, fallback_keys: list[str | bytes]) -> None:
+        super().__init__(key=key, sep=_SEP, salt=salt, fallback_keys=fallback_keys)
+        # Exactly what Signer.signature() derives (self.salt: Django substitutes a default for "").
+        key_salt: Any = self.salt
+        self._mac = salted_hmac(key_salt + "signer", b"", self.key, algorithm=self.algorithm)
+
+    def signature(self, value: str | bytes, key: str | bytes | None = None) -> str:
+        if key is not None and key != self.key:
+            return super().signature(value, key)
+        mac = self._mac.copy()
+        mac.update(value.encode() if isinstance(value, str) else value)
+        return signing.b64_encode(mac.digest()).decode()
+
+
 @functools.lru_cache(maxsize=16)
-def _cached_signer(salt: str, key: str, fallbacks: tuple[str, ...]) -> signing.Signer:
-    return signing.Signer(key=key, salt=salt, sep=_SEP, fallback_keys=list(fallbacks))
+def _cached_signer(salt: str, key: str, fallbacks: tuple[str, ...]) -> _CursorSigner:
+    return _CursorSigner(key=key, salt=salt, fallback_keys=list(fallbacks))
 
 
-def _signer(salt: str) -> signing.Signer:
-    # Built once per key set, not per cursor: a page signs two cursors, a connection one per edge.
+def _signer(salt: str) -> _CursorSigner:
+    # One per (salt, key set): looked up per cursor, built only when the settings change.
     return _cached_signer(salt, settings.SECRET_KEY, tuple(getattr(settings, "SECRET_KEY_FALLBACKS", ())))
 
 
+#: ``json.dumps(..., separators=...)`` builds a new encoder on every call; this one is reused.
+_JSON = json.JSONEncoder(separators=(",", ":"))
+_ZERO = datetime.timedelta(0)
+
+
+def _value_json(value: Any) -> str:
+    """``_encode_value(value)`` as JSON, with the common key types written directly."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str:
+        return _JSON.encode(value)
+    if value is None:
+        return "null"
+    if kind is datetime.datetime and value.utcoffset() == _ZERO:
+        return f'["z",{(value - _EPOCH) // _MICROSECOND}]'
+    return _JSON.encode(_encode_value(value))
+
+
+class CursorEncoder:
+    """Signs cursors for one list.
+
+    The binding's JSON and the signer are prepared once, so each cursor costs only its
+    values, one HMAC and base64: a connection signs one cursor per edge. The payload is
+    the JSON array ``[format, binding, reverse, [values...]]``, compressed when that helps.
+    """
+
+    __slots__ = ("_heads", "_signer")
+
+    def __init__(self, *, binding: str, salt: str) -> None:
+        self._signer = _signer(salt)
+        head = f"[{_FORMAT},{_JSON.encode(binding)},"
+        self._heads = (head + "0,[", head + "1,[")
+
+    def __call__(self, position: Sequence[Any], reverse: bool = False) -> str:
+        text = self._heads[1 if reverse else 0] + ",".join([_value_json(v) for v in position]) + "]]"
+        data = text.encode()
+        prefix = ""
+        if len(data) > _COMPRESS_ABOVE:
+            compressed = zlib.compress(data)
+            if len(compressed) < len(data) - 1:
+                data, prefix = compressed, "."  # the marker Signer.unsign_object understands
+        return self._signer.sign(prefix + signing.b64_encode(data).decode())
+
+
 def encode_cursor(cursor: Cursor, *, binding: str, salt: str) -> str:
-    payload = [_FORMAT, binding, int(cursor.reverse), [_encode_value(v) for v in cursor.position]]
-    data = json.dumps(payload, separators=(",", ":")).encode()
-    prefix = ""
-    if len(data) > _COMPRESS_ABOVE:
-        compressed = zlib.compress(data)
-        if len(compressed) < len(data) - 1:
-            data, prefix = compressed, "."  # the marker Signer.unsign_object understands
-    return _signer(salt).sign(prefix + signing.b64_encode(data).decode())
+    return CursorEncoder(binding=binding, salt=salt)(cursor.position, cursor.reverse)
 
 
 def decode_cursor(token: str, *, binding: str, salt: str, length: int) -> Cursor:

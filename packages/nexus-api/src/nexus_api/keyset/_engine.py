@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from nexus_api.conf import get_settings
-from nexus_api.keyset._cursor import Cursor, CursorError, binding_digest, decode_cursor, encode_cursor
+from nexus_api.keyset._cursor import Cursor, CursorEncoder, CursorError, binding_digest, decode_cursor
 from nexus_api.keyset._ordering import Key, resolve_ordering
 from nexus_api.keyset._where import after_position
 
@@ -27,13 +28,24 @@ def _order_expressions(keys: tuple[Key, ...], reverse: bool) -> tuple[Any, ...]:
     return tuple(key.order_by(reverse=reverse) for key in keys)
 
 
+@functools.lru_cache(maxsize=1024)
+def _instance_reader(keys: tuple[Key, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function reading a model instance's position: one ``attrgetter`` for every key,
+    because a connection reads the position of every edge it returns."""
+    names = [key.attname if key.attname is not None else _ALIAS.format(i) for i, key in enumerate(keys)]
+    getter = operator.attrgetter(*names)
+    if len(names) == 1:
+        return lambda row: (getter(row),)
+    return getter  # attrgetter of several names returns a tuple
+
+
 @dataclasses.dataclass(frozen=True)
 class Page(Generic[T]):
-    """One page of rows in list order, with what is known about its neighbours.
+    """One page of rows in list order, and whether rows exist before and after it.
 
-    ``has_previous`` after a forward step (and ``has_next`` after a backward one) is ``True``
-    whenever a cursor was followed: finding out for sure would cost another query, and the
-    page the client came from existed a moment ago.
+    Both flags are exact at the moment of the query, also on the side a cursor came from
+    (``has_previous`` after a forward step): see :meth:`Keyset.page` for how that is known
+    without a COUNT.
     """
 
     rows: list[T]
@@ -63,6 +75,7 @@ class Keyset:
         self.keys: tuple[Key, ...] = resolve_ordering(model, ordering, annotations=annotations)
         self.ordering = tuple(key.term for key in self.keys)
         self.binding = binding_digest(model._meta.label_lower, self.ordering, binding)
+        self._read_instance = _instance_reader(self.keys)
 
     @classmethod
     def for_queryset(
@@ -73,9 +86,11 @@ class Keyset:
     # Cursors -----------------------------------------------------------------------------
 
     def encode(self, position: Sequence[Any], *, reverse: bool = False) -> str:
-        return encode_cursor(
-            Cursor(tuple(position), reverse), binding=self.binding, salt=get_settings().CURSOR_SALT
-        )
+        return self.encoder()(position, reverse)
+
+    def encoder(self) -> CursorEncoder:
+        """A cursor signer for this list, for encoding many positions (one per edge)."""
+        return CursorEncoder(binding=self.binding, salt=get_settings().CURSOR_SALT)
 
     def decode(self, token: str) -> Cursor:
         cursor = decode_cursor(
@@ -100,15 +115,12 @@ class Keyset:
 
     def position(self, row: Any) -> tuple[Any, ...]:
         """The sort-key values of a row fetched through :meth:`page` (instance or dict)."""
-        values = []
-        for index, key in enumerate(self.keys):
-            if isinstance(row, Mapping):
-                values.append(row[key.path] if key.path in row else row[_ALIAS.format(index)])
-            elif key.attname is not None:
-                values.append(getattr(row, key.attname))
-            else:
-                values.append(getattr(row, _ALIAS.format(index)))
-        return tuple(values)
+        if isinstance(row, Mapping):
+            return tuple(
+                row[key.path] if key.path in row else row[_ALIAS.format(index)]
+                for index, key in enumerate(self.keys)
+            )
+        return self._read_instance(row)
 
     def order(self, queryset: models.QuerySet[Any], *, reverse: bool = False) -> models.QuerySet[Any]:
         return queryset.order_by(*_order_expressions(self.keys, reverse))
@@ -121,7 +133,12 @@ class Keyset:
         cursor: Cursor | None = None,
         reverse: bool | None = None,
     ) -> models.QuerySet[Any]:
-        """The one query behind :meth:`page` (``size + 1`` rows), e.g. to ``explain()`` it."""
+        """The query behind :meth:`page`, e.g. to ``explain()`` it.
+
+        ``size + 1`` rows, the last telling whether more follow; after a cursor also the row
+        at the cursor itself if it still exists (``size + 2``), which tells whether anything
+        precedes the page.
+        """
         if queryset.query.is_sliced:
             raise TypeError("Keyset pagination needs an unsliced queryset; remove the [start:stop] slice.")
         if size < 1:
@@ -134,10 +151,11 @@ class Keyset:
         }
         if wanted:
             queryset = queryset.annotate(**wanted)
-        if cursor is not None:
-            condition = after_position(self.keys, cursor.position, reverse=backwards)
-            queryset = queryset.none() if condition is None else queryset.filter(condition)
-        return self.order(queryset, reverse=backwards)[: size + 1]
+        if cursor is None:
+            return self.order(queryset, reverse=backwards)[: size + 1]
+        condition = after_position(self.keys, cursor.position, reverse=backwards, inclusive=True)
+        assert condition is not None  # an inclusive condition always admits the position itself
+        return self.order(queryset.filter(condition), reverse=backwards)[: size + 2]
 
     def page(
         self,
@@ -150,15 +168,28 @@ class Keyset:
         """Fetch ``size`` rows after the cursor (before it when it points backwards).
 
         Without a cursor: the first rows, or the last ones when ``reverse`` (relay's
-        ``last`` without ``before``). One query of ``size + 1`` rows; never a COUNT.
+        ``last`` without ``before``). Never a COUNT: one query, whose extra row tells
+        whether more rows follow and which, after a cursor, starts at the cursor's own row
+        so that its presence tells whether rows precede the page. Only when that row has
+        since been deleted (or moved) does a second query, an indexed ``EXISTS`` probe of
+        one row, answer that.
         """
         backwards = cursor.reverse if cursor is not None else bool(reverse)
         rows = list(self.page_queryset(queryset, size=size, cursor=cursor, reverse=reverse))
+        behind = False
+        if cursor is not None:
+            # The inclusive condition admits the row at the cursor and nothing else before
+            # the page; it comes first. Positions end with the primary key, so equal
+            # positions mean the same row.
+            if rows and self.position(rows[0]) == cursor.position:
+                del rows[0]
+                behind = True
+            else:
+                behind = self._exists_behind(queryset, cursor.position, backwards)
         more = len(rows) > size
         del rows[size:]
         if backwards:
             rows.reverse()
-        followed = cursor is not None
         start: tuple[Any, ...] | None
         end: tuple[Any, ...] | None
         if rows:
@@ -166,8 +197,16 @@ class Keyset:
         else:
             start = end = cursor.position if cursor is not None else None
         if backwards:
-            return Page(rows, has_next=followed, has_previous=more, start=start, end=end)
-        return Page(rows, has_next=more, has_previous=followed, start=start, end=end)
+            return Page(rows, has_next=behind, has_previous=more, start=start, end=end)
+        return Page(rows, has_next=more, has_previous=behind, start=start, end=end)
+
+    def _exists_behind(
+        self, queryset: models.QuerySet[Any], position: tuple[Any, ...], backwards: bool
+    ) -> bool:
+        """Whether any row lies on the far side of ``position`` from a page read in this
+        direction: one indexed probe (``LIMIT 1``), never a count."""
+        condition = after_position(self.keys, position, reverse=not backwards)
+        return condition is not None and queryset.filter(condition).exists()
 
     def next_cursor(self, page: Page[Any]) -> str | None:
         return self.encode(page.end) if page.has_next and page.end is not None else None

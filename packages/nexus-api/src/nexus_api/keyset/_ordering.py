@@ -14,9 +14,9 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
-from django.db.models.expressions import OrderBy
+from django.db.models.expressions import Expression, OrderBy
 
-__all__ = ["Key", "normalize_ordering", "resolve_ordering"]
+__all__ = ["Key", "KeyColumn", "normalize_ordering", "resolve_ordering"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,10 +39,57 @@ class Key:
         return f"-{self.path}" if self.descending else self.path
 
     def order_by(self, *, reverse: bool) -> OrderBy:
-        expression = models.F(self.path)
+        expression = KeyColumn(self)
         if self.descending != reverse:
             return expression.desc(nulls_first=True) if self.nullable else expression.desc()
         return expression.asc(nulls_last=True) if self.nullable else expression.asc()
+
+
+class KeyColumn(Expression):
+    """The column of a sort key in a query: what ``F(key.path)`` resolves to.
+
+    The ORDER BY and the seek condition are resolved on every request. For a plain column
+    of the queried table, ``F`` goes through ``Query.resolve_ref`` (join setup, then
+    trimming a join that was never needed); this builds the same ``Col`` directly. Related
+    paths, annotations and inherited columns go through ``F`` unchanged.
+    """
+
+    def __init__(self, key: Key) -> None:
+        super().__init__()
+        self.key = key
+
+    def resolve_expression(
+        self,
+        query: Any = None,
+        allow_joins: bool = True,
+        reuse: Any = None,
+        summarize: bool = False,
+        for_save: bool = False,
+    ) -> Any:
+        key = self.key
+        field = key.field
+        model = getattr(query, "model", None)
+        if (
+            model is not None
+            and field is not None
+            and key.attname is not None
+            and not field.is_relation
+            and key.path not in query.annotations
+            and getattr(field, "model", None) is model._meta.concrete_model
+            and field in _local_columns(model._meta.concrete_model)
+        ):
+            alias = query.get_initial_alias()
+            # Like Query.resolve_ref: queries that do not alias columns get unqualified ones.
+            return field.get_col(alias if query.alias_cols else None)  # type: ignore[arg-type]
+        return models.F(key.path).resolve_expression(query, allow_joins, reuse, summarize, for_save)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:  # pragma: no cover
+        raise TypeError("KeyColumn must be resolved against a query before it is compiled.")
+
+
+@functools.cache
+def _local_columns(model: type[models.Model]) -> frozenset[models.Field[Any, Any]]:
+    return frozenset(model._meta.local_concrete_fields)
 
 
 def normalize_ordering(ordering: str | Iterable[str] | None) -> tuple[str, ...]:

@@ -28,11 +28,14 @@ def redis_transport_options() -> dict[str, object]:
         "unacked_restore_throttle": 1,
         "socket_connect_timeout": 1,
         "socket_timeout": 5,
+        # django.tasks priorities: kombu's priority lists, 0 first.
+        "queue_order_strategy": "priority",
+        "priority_steps": list(range(10)),
     }
 
 
 def make_app(name: str, broker_url: str) -> Celery:
-    app = Celery(name, include=["tests.tasks"], set_as_current=False)
+    app = Celery(name, include=["tests.tasks", "nexus_tasks.tasks"], set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.conf.broker_url = broker_url
     if broker_url.startswith("redis"):

@@ -69,6 +69,8 @@ class Worker:
                     f"tests.celery_app:{self.app_name}",
                     "worker",
                     "--pool=solo",
+                    "-Q",
+                    f"{env['NEXUS_TASKS_TEST_NS']},{env['NEXUS_TASKS_TEST_NS']}.high",
                     "--concurrency=1",
                     "-n",
                     self.hostname,
@@ -140,7 +142,7 @@ def _delete_own_queues() -> None:
         with contextlib.suppress(Exception), app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1)
             channel = conn.default_channel
-            for queue in (celery_app.NAMESPACE,):
+            for queue in (celery_app.NAMESPACE, f"{celery_app.NAMESPACE}.high"):
                 with contextlib.suppress(Exception):
                     channel.queue_delete(queue)
 

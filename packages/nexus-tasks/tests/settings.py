@@ -67,6 +67,16 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_POOL_LIMIT = 10
 
+# Django >= 6.0 reads this (5.2 ignores it): django.tasks on Celery workers.
+TASKS = {
+    "default": {
+        "BACKEND": "nexus_tasks.backends.CeleryBackend",
+        "QUEUES": ["default", "high"],
+        "OPTIONS": {"QUEUE_MAP": {"high": f"{NAMESPACE}.high"}},
+    }
+}
+CELERY_TASK_QUEUE_MAX_PRIORITY = 9
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

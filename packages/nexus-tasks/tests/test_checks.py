@@ -44,3 +44,8 @@ def test_publish_timeout_must_be_positive() -> None:
 def test_unknown_dispatch_mode_fails_manage_check() -> None:
     with pytest.raises(SystemCheckError, match=r"nexus_tasks\.E004"):
         call_command("check")
+
+
+@override_settings(NEXUS_TASKS={"STORE": "memcached"})
+def test_unknown_store_is_reported() -> None:
+    assert ids(check_settings()) == ["nexus_tasks.E006"]

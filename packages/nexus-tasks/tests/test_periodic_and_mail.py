@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime
 import smtplib
+from email.message import MIMEPart
 from email.mime.text import MIMEText
 from typing import Any
 
+import django
 import pytest
 from celery import Celery
 from celery.schedules import crontab
@@ -60,6 +62,14 @@ def test_only_one_beat_scheduler_leads(settings) -> None:  # type: ignore[no-unt
     assert second.is_leader() is True
 
 
+def inline_part(text: str) -> Any:
+    if django.VERSION >= (6, 0):
+        part = MIMEPart()
+        part.set_content(text)
+        return part
+    return MIMEText(text)
+
+
 def make_message() -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject="Booking confirmed",
@@ -74,7 +84,7 @@ def make_message() -> EmailMultiAlternatives:
     message.attach_alternative("<p>html</p>", "text/html")
     message.attach("ticket.pdf", b"%PDF-\x00\x01", "application/pdf")
     message.attach("notes.txt", "some notes", "text/plain")
-    message.attach(MIMEText("inline mime"))
+    message.attach(inline_part("inline mime"))
     return message
 
 

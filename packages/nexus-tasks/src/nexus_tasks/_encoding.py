@@ -17,8 +17,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from kombu.utils.json import dumps
-
+from nexus_tasks._message import dumps
 from nexus_tasks.exceptions import TaskArgumentError
 
 _SCALARS = (str, int, bool, type(None), datetime.date, datetime.time, decimal.Decimal, uuid.UUID)

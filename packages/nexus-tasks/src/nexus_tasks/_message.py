@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Callable
 from typing import Any
 
-from kombu.utils.json import dumps, loads
+from kombu.utils import json as kombu_json
+
+#: kombu's JSON with its type tags (typed here: kombu ships no annotations).
+dumps: Callable[..., str] = kombu_json.dumps
+loads: Callable[[str], Any] = kombu_json.loads
 
 
 @dataclasses.dataclass

@@ -329,8 +329,7 @@ class NexusTask(DjangoTask):  # type: ignore[misc]
     def _dead_letter(
         self, args: Sequence[Any], kwargs: Mapping[str, Any], reason: str, error: str, using: str
     ) -> None:
-        from kombu.utils.json import dumps
-
+        from nexus_tasks._message import dumps
         from nexus_tasks.models import DeadLetter
 
         DeadLetter.objects.using(using).create(

@@ -8,7 +8,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error, register
 
-from nexus_tasks.conf import DEFAULTS, DISPATCH_MODES, SETTING_NAME, user_settings
+from nexus_tasks.conf import DEFAULTS, DISPATCH_MODES, SETTING_NAME, STORES, user_settings
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "DISPATCH": (str,),
@@ -77,6 +77,15 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
                 f"{SETTING_NAME}['DISPATCH'] is {dispatch!r}.",
                 hint=f"Use one of: {', '.join(repr(m) for m in DISPATCH_MODES)}.",
                 id="nexus_tasks.E004",
+            )
+        )
+    store = raw.get("STORE", DEFAULTS["STORE"])
+    if isinstance(store, str) and store not in STORES:
+        errors.append(
+            Error(
+                f"{SETTING_NAME}['STORE'] is {store!r}.",
+                hint=f"Use one of: {', '.join(repr(m) for m in STORES)}.",
+                id="nexus_tasks.E006",
             )
         )
     timeout = raw.get("PUBLISH_TIMEOUT", DEFAULTS["PUBLISH_TIMEOUT"])

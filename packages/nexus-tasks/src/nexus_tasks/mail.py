@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import base64
 import email
+import email.policy
 import smtplib
 from collections.abc import Sequence
+from email.message import MIMEPart
 from email.mime.base import MIMEBase
 from typing import Any
 
+import django
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 
@@ -61,13 +64,16 @@ def serialize_message(message: EmailMessage) -> dict[str, Any]:
         "attachments": attachments,
         "alternatives": alternatives,
         "content_subtype": message.content_subtype,
-        "mixed_subtype": message.mixed_subtype,
+        "mixed_subtype": getattr(message, "mixed_subtype", "mixed"),
         "encoding": message.encoding if isinstance(message.encoding, str) else None,
     }
 
 
-def _mime_part(raw: bytes) -> MIMEBase:
-    """Rebuild an attached MIME object (Django accepts MIMEBase instances as attachments)."""
+def _mime_part(raw: bytes) -> Any:
+    """Rebuild an attached MIME object: a ``MIMEPart`` on Django >= 6.0 (which deprecates
+    ``MIMEBase`` attachments), a ``MIMEBase`` before."""
+    if django.VERSION >= (6, 0):
+        return email.message_from_bytes(raw, _class=MIMEPart, policy=email.policy.default)  # type: ignore[arg-type]
     parsed = email.message_from_bytes(raw)
     part = MIMEBase(parsed.get_content_maintype(), parsed.get_content_subtype())
     for key in list(part.keys()):
@@ -90,7 +96,8 @@ def deserialize_message(data: dict[str, Any]) -> EmailMultiAlternatives:
         headers=data["headers"],
     )
     message.content_subtype = data["content_subtype"]
-    message.mixed_subtype = data["mixed_subtype"]
+    if hasattr(message, "mixed_subtype"):  # removed in Django 6.0
+        message.mixed_subtype = data["mixed_subtype"]
     if data.get("encoding"):
         message.encoding = data["encoding"]
     for alternative in data["alternatives"]:

@@ -42,21 +42,30 @@ def _claim(using: str, batch_size: int) -> list[tuple[int, str, str, str, int]]:
 
     now = timezone.now()
     claim_until = now + datetime.timedelta(seconds=get_settings().OUTBOX_CLAIM_TIMEOUT)
-    with transaction.atomic(using=using):
-        qs = (
-            OutboxMessage.objects.using(using)
-            .filter(sent_at__isnull=True, next_attempt_at__lte=now)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-            .order_by("id")
-        )
-        if connections[using].features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True)
-        rows = list(qs.values_list("id", "task_id", "task_name", "payload", "attempts")[:batch_size])
-        if rows:
-            OutboxMessage.objects.using(using).filter(id__in=[r[0] for r in rows]).update(
-                claimed_until=claim_until
-            )
-    return rows
+    rows = OutboxMessage.objects.using(using)
+    pending = (
+        rows.filter(sent_at__isnull=True, next_attempt_at__lte=now)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .order_by("id")
+    )
+    fields = ("id", "task_id", "task_name", "payload", "attempts")
+    if connections[using].features.has_select_for_update_skip_locked:
+        # Rows another relay has locked are skipped, not waited for: relays split the work.
+        with transaction.atomic(using=using):
+            claimed = list(pending.select_for_update(skip_locked=True).values_list(*fields)[:batch_size])
+            if claimed:
+                rows.filter(id__in=[r[0] for r in claimed]).update(claimed_until=claim_until)
+        return claimed
+    # No row locks (SQLite): claim with one UPDATE, which takes the write lock at once (a
+    # read-then-write transaction would fail to upgrade while a worker writes), then read
+    # back what this claim marked. One relay at a time on such databases.
+    ids = list(pending.values_list("id", flat=True)[:batch_size])
+    if not ids:
+        return []
+    rows.filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), id__in=ids, sent_at__isnull=True
+    ).update(claimed_until=claim_until)
+    return list(rows.filter(id__in=ids, claimed_until=claim_until).order_by("id").values_list(*fields))
 
 
 def _backoff(attempts: int) -> float:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import django
+
 from nexus_tasks.mail import send_email
 from nexus_tasks.periodic import periodic_task
 
 __all__ = ["relay_outbox", "send_email"]
+
+if django.VERSION >= (6, 0):  # django.tasks exists: register the CeleryBackend's runner
+    from nexus_tasks._django_tasks import run_django_task
+
+    __all__ += ["run_django_task"]
 
 
 @periodic_task(10.0, name="nexus_tasks.relay_outbox", unique=True, unique_ttl=300)

@@ -96,8 +96,8 @@ def _run_new_callbacks(starts: dict[str, int]) -> None:
             connection.run_on_commit[start:] = [
                 e for e in pending if not isinstance(e[1], _dispatch._Callback)
             ]
-            for _, callback, _robust in ours:
-                callback()
+            for entry in ours:
+                entry[1]()
 
 
 @contextlib.contextmanager

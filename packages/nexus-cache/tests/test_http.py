@@ -189,3 +189,12 @@ def test_cached_resolver(client: Client, users: tuple[User, User]) -> None:
     a.price = 6
     a.save()
     assert gql(client, q)["listings"] == [{"id": str(a.pk), "priceLabel": "6 NGN"}]
+
+
+def test_accept_spellings_that_negotiate_the_same_type_share_an_entry(client: Client) -> None:
+    Listing.objects.create(city="Lagos")
+    client.get("/api/listings/", HTTP_ACCEPT="application/json")
+    with no_queries():
+        r = client.get("/api/listings/", HTTP_ACCEPT="application/json, */*;q=0.1")
+    assert r["X-Nexus-Cache"] == "hit"
+    assert r["Vary"]

@@ -239,3 +239,18 @@ def test_computation_that_writes_is_not_stored() -> None:
     # The first run wrote, so it was not stored; the second only read, and was.
     assert get_or_make() == "Ada"
     assert len(calls) == 2
+
+
+def test_dirty_reads_bypass_without_taking_the_stampede_lock() -> None:
+    from nexus_cache import _core, _store
+
+    Listing.objects.create(city="Lagos", price=1)
+    qs = Listing.objects.cached().order_by("id")
+    assert [x.price for x in qs] == [1]
+    key = qs.cache_key()
+    assert key is not None
+    with transaction.atomic():
+        Listing.objects.update(price=2)
+        assert prices() == [2]
+        assert _store.cache().get(_core._lock_key(key)) is None
+    assert prices() == [2]

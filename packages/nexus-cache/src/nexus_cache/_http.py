@@ -155,9 +155,12 @@ def _respond(request: Any, ekey: str, result: _core.Result, public: bool) -> Htt
     return response
 
 
-def _vary_mismatch(request: Any, result: _core.Result) -> bool:
+def _vary_mismatch(request: Any, result: _core.Result, public: bool) -> bool:
     vary: dict[str, str] = result.value[2]
-    return any(request.headers.get(h, "") != v for h, v in vary.items())
+    # Headers the key already covers: Accept (negotiated media type, or the raw header for
+    # plain views) and, for per-user entries, Authorization.
+    covered = {"accept"} if public else {"accept", "authorization"}
+    return any(request.headers.get(h, "") != v for h, v in vary.items() if h not in covered)
 
 
 def serve(
@@ -176,7 +179,7 @@ def serve(
         )
     except Uncacheable as exc:
         return exc.response
-    if result.hit and _vary_mismatch(request, result):
+    if result.hit and _vary_mismatch(request, result, public):
         return compute()
     return _respond(request, ekey, result, public)
 
@@ -199,7 +202,7 @@ async def aserve(
         result = await _core.aget_or_compute(ekey, frozen, static=static, opts=_core.Options(timeout=timeout))
     except Uncacheable as exc:
         return exc.response
-    if result.hit and _vary_mismatch(request, result):
+    if result.hit and _vary_mismatch(request, result, public):
         return await compute()
     return _respond(request, ekey, result, public)
 

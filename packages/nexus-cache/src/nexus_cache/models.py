@@ -272,11 +272,10 @@ class CachedQuerySet(models.QuerySet[_M]):
                 except TypeError:
                     material = ""
                 if material:
-                    plain = self._plain()
 
                     def compute() -> Any:
                         try:
-                            return plain.get(**kwargs)
+                            return self._plain().get(**kwargs)
                         except self.model.DoesNotExist:
                             return _NOT_FOUND  # cached too: an insert invalidates it
 

@@ -54,12 +54,11 @@ def _expr_key(expr: Any) -> str:
 def _renc(value: Any) -> str:
     """Canonical form of a queryset-method argument (Q and F included); TypeError if none."""
     if isinstance(value, Q):
-        kids = ",".join(
-            _renc(c) if isinstance(c, Q) else f"{c[0]}={_keys.encode(c[1])}" for c in value.children
-        )
+        children: list[Any] = list(value.children)
+        kids = ",".join(_renc(c) if isinstance(c, Q) else f"{c[0]}={_keys.encode(c[1])}" for c in children)
         return f"Q({value.connector},{value.negated},{kids})"
     if isinstance(value, F) and type(value) is F:
-        return f"F({value.name})"
+        return f"F({getattr(value, 'name', '')})"
     if isinstance(value, tuple | list):
         return "(" + ",".join(_renc(v) for v in value) + ")"
     if isinstance(value, dict):
@@ -95,7 +94,7 @@ class CachedQuerySet(models.QuerySet[_M]):
         # A queryset made from a fresh Query (what a manager hands out) starts a recipe.
         self._nx_recipe = () if query is None else None
 
-    @property  # type: ignore[override]
+    @property
     def query(self) -> Any:
         q = models.QuerySet.query.fget(self)  # type: ignore[attr-defined]
         pending = self._nx_pending
@@ -113,7 +112,7 @@ class CachedQuerySet(models.QuerySet[_M]):
 
     def __getstate__(self) -> dict[str, Any]:
         self.query  # noqa: B018 - apply pending filters before pickling
-        return super().__getstate__()  # type: ignore[no-any-return]
+        return super().__getstate__()
 
     def _lazy_filter(
         self, negate: bool, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -121,7 +120,7 @@ class CachedQuerySet(models.QuerySet[_M]):
         """filter()/exclude() on the recipe path: record, apply later (or never, on a hit)."""
         if self._nx_recipe is None or _p(self)._defer_next_filter or not (args or kwargs):
             return None
-        if self._query.is_sliced:
+        if _p(self)._query.is_sliced:
             raise TypeError("Cannot filter a query once a slice has been taken.")
         try:
             step = f"{'exclude' if negate else 'filter'}{_renc(args)}{_renc(kwargs)}"
@@ -134,11 +133,11 @@ class CachedQuerySet(models.QuerySet[_M]):
 
     def filter(self, *args: Any, **kwargs: Any) -> CachedQuerySet[_M]:
         lazy = self._lazy_filter(False, args, kwargs)  # (never `or`: that evaluates a queryset)
-        return lazy if lazy is not None else self._recorded_call("filter", args, kwargs)  # type: ignore[no-any-return]
+        return lazy if lazy is not None else self._recorded_call("filter", args, kwargs)
 
     def exclude(self, *args: Any, **kwargs: Any) -> CachedQuerySet[_M]:
         lazy = self._lazy_filter(True, args, kwargs)
-        return lazy if lazy is not None else self._recorded_call("exclude", args, kwargs)  # type: ignore[no-any-return]
+        return lazy if lazy is not None else self._recorded_call("exclude", args, kwargs)
 
     def _recorded_call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         clone = getattr(super(), name)(*args, **kwargs)
@@ -196,7 +195,7 @@ class CachedQuerySet(models.QuerySet[_M]):
         """The entry key of this queryset's evaluation (``None`` when it runs no query)."""
         recipe = self._nx_recipe
         if recipe is not None:
-            q: Any = self._query  # scalars only: pending filters change none of them
+            q: Any = _p(self)._query  # scalars only: pending filters change none of them
             if not q.select_for_update and not q.is_empty():
                 material = "\0".join(
                     (
@@ -276,7 +275,7 @@ class CachedQuerySet(models.QuerySet[_M]):
                     def compute() -> Any:
                         try:
                             return self._plain().get(**kwargs)
-                        except self.model.DoesNotExist:
+                        except _p(self.model).DoesNotExist:
                             return _NOT_FOUND  # cached too: an insert invalidates it
 
                     def found(value: Any, rec: Any) -> None:
@@ -287,7 +286,7 @@ class CachedQuerySet(models.QuerySet[_M]):
                         _core.entry_key("get", material), compute, opts=opts, on_value=found
                     )
                     if result.value == _NOT_FOUND:
-                        raise self.model.DoesNotExist(
+                        raise _p(self.model).DoesNotExist(
                             f"{self.model._meta.object_name} matching query does not exist."
                         )
                     return result.value  # type: ignore[no-any-return]
@@ -297,7 +296,7 @@ class CachedQuerySet(models.QuerySet[_M]):
     def _fetch_all(self) -> None:
         opts = self._nx_opts
         # (self._query, not self.query: pending filters must stay pending on a hit)
-        if self._result_cache is None and opts is not None and not self._query.select_for_update:
+        if self._result_cache is None and opts is not None and not _p(self)._query.select_for_update:
             ekey = self.cache_key()
             if ekey is not None:
 

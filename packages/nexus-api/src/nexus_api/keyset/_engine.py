@@ -10,10 +10,11 @@ from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.expressions import OrderBy
 
 from nexus_api.conf import get_settings
 from nexus_api.keyset._cursor import Cursor, CursorEncoder, CursorError, binding_digest, decode_cursor
-from nexus_api.keyset._ordering import Key, resolve_ordering
+from nexus_api.keyset._ordering import Key, normalize_ordering, resolve_ordering
 from nexus_api.keyset._where import after_position
 
 __all__ = ["Keyset", "Page"]
@@ -22,21 +23,52 @@ T = TypeVar("T")
 _ALIAS = "_nexus_key_{}"
 
 
-@functools.lru_cache(maxsize=1024)
-def _order_expressions(keys: tuple[Key, ...], reverse: bool) -> tuple[Any, ...]:
-    # Built once per ordering: Django copies expressions when it resolves them.
-    return tuple(key.order_by(reverse=reverse) for key in keys)
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What an ordering needs on every request that depends only on (model, ordering):
+    built once, so that a request neither resolves fields nor hashes keys."""
+
+    keys: tuple[Key, ...]
+    #: The keys as ordering terms (``-created_at``, ``id``): what cursors are bound to.
+    terms: tuple[str, ...]
+    #: ORDER BY expressions in list order and reversed (Django copies them when resolving).
+    order_by: tuple[tuple[OrderBy, ...], tuple[OrderBy, ...]]
+    #: Reads a model instance's position: one ``attrgetter`` for every key, because a
+    #: connection reads the position of every edge it returns.
+    read: Callable[[Any], tuple[Any, ...]]
+    #: Annotations a page query adds for keys that are not columns of the model (joins).
+    annotations: tuple[tuple[str, str], ...]
 
 
-@functools.lru_cache(maxsize=1024)
-def _instance_reader(keys: tuple[Key, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """A function reading a model instance's position: one ``attrgetter`` for every key,
-    because a connection reads the position of every edge it returns."""
+def _make_plan(keys: tuple[Key, ...]) -> _Plan:
     names = [key.attname if key.attname is not None else _ALIAS.format(i) for i, key in enumerate(keys)]
     getter = operator.attrgetter(*names)
-    if len(names) == 1:
-        return lambda row: (getter(row),)
-    return getter  # attrgetter of several names returns a tuple
+    read: Callable[[Any], tuple[Any, ...]] = getter if len(names) > 1 else (lambda row: (getter(row),))
+    return _Plan(
+        keys=keys,
+        terms=tuple(key.term for key in keys),
+        order_by=(
+            tuple(key.order_by(reverse=False) for key in keys),
+            tuple(key.order_by(reverse=True) for key in keys),
+        ),
+        read=read,
+        annotations=tuple(
+            (_ALIAS.format(index), key.path) for index, key in enumerate(keys) if key.attname is None
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_plan(model: type[models.Model], terms: tuple[str, ...]) -> _Plan:
+    return _make_plan(resolve_ordering(model, terms))
+
+
+def _plan(model: type[models.Model], ordering: Iterable[str], annotations: Mapping[str, Any] | None) -> _Plan:
+    terms = normalize_ordering(tuple(ordering))
+    if annotations and any(term.lstrip("-+") in annotations for term in terms):
+        # Annotation output fields belong to one queryset: not cached.
+        return _make_plan(resolve_ordering(model, terms, annotations=annotations))
+    return _cached_plan(model, terms)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,10 +104,10 @@ class Keyset:
         annotations: Mapping[str, Any] | None = None,
     ) -> None:
         self.model = model
-        self.keys: tuple[Key, ...] = resolve_ordering(model, ordering, annotations=annotations)
-        self.ordering = tuple(key.term for key in self.keys)
+        self._plan = _plan(model, ordering, annotations)
+        self.keys: tuple[Key, ...] = self._plan.keys
+        self.ordering = self._plan.terms
         self.binding = binding_digest(model._meta.label_lower, self.ordering, binding)
-        self._read_instance = _instance_reader(self.keys)
 
     @classmethod
     def for_queryset(
@@ -120,10 +152,10 @@ class Keyset:
                 row[key.path] if key.path in row else row[_ALIAS.format(index)]
                 for index, key in enumerate(self.keys)
             )
-        return self._read_instance(row)
+        return self._plan.read(row)
 
     def order(self, queryset: models.QuerySet[Any], *, reverse: bool = False) -> models.QuerySet[Any]:
-        return queryset.order_by(*_order_expressions(self.keys, reverse))
+        return queryset.order_by(*self._plan.order_by[1 if reverse else 0])
 
     def page_queryset(
         self,
@@ -144,13 +176,11 @@ class Keyset:
         if size < 1:
             raise ValueError(f"page size must be at least 1, not {size}")
         backwards = cursor.reverse if cursor is not None else bool(reverse)
-        wanted = {
-            _ALIAS.format(index): models.F(key.path)
-            for index, key in enumerate(self.keys)
-            if key.attname is None and key.path not in queryset.query.annotations
-        }
-        if wanted:
-            queryset = queryset.annotate(**wanted)
+        if self._plan.annotations:
+            present = queryset.query.annotations
+            wanted = {alias: models.F(path) for alias, path in self._plan.annotations if path not in present}
+            if wanted:
+                queryset = queryset.annotate(**wanted)
         if cursor is None:
             return self.order(queryset, reverse=backwards)[: size + 1]
         condition = after_position(self.keys, cursor.position, reverse=backwards, inclusive=True)

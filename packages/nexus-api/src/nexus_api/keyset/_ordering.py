@@ -73,10 +73,11 @@ class KeyColumn(Expression):
             model is not None
             and field is not None
             and key.attname is not None
+            and getattr(field, "concrete", False)
             and not field.is_relation
-            and key.path not in query.annotations
+            # A column of the queried table itself (not of an inherited parent's table).
             and getattr(field, "model", None) is model._meta.concrete_model
-            and field in _local_columns(model._meta.concrete_model)
+            and key.path not in query.annotations
         ):
             alias = query.get_initial_alias()
             # Like Query.resolve_ref: queries that do not alias columns get unqualified ones.
@@ -85,11 +86,6 @@ class KeyColumn(Expression):
 
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:  # pragma: no cover
         raise TypeError("KeyColumn must be resolved against a query before it is compiled.")
-
-
-@functools.cache
-def _local_columns(model: type[models.Model]) -> frozenset[models.Field[Any, Any]]:
-    return frozenset(model._meta.local_concrete_fields)
 
 
 def normalize_ordering(ordering: str | Iterable[str] | None) -> tuple[str, ...]:

@@ -39,9 +39,16 @@ DATABASES = {"default": database_settings("nexus_tasks", sqlite_path=_SQLITE_PAT
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": _SQLITE_PATH}
     DATABASES["default"]["OPTIONS"] = {"timeout": 30}
+# A second database for ``using=`` tests.
+_OTHER_PATH = str(Path(tempfile.gettempdir()) / f"{NAMESPACE}-other.sqlite3")
+DATABASES["other"] = database_settings("nexus_tasks_other", sqlite_path=_OTHER_PATH)
+if DATABASES["other"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["other"]["TEST"] = {"NAME": _OTHER_PATH}
+    DATABASES["other"]["OPTIONS"] = {"timeout": 30}
 if os.environ.get("NEXUS_TASKS_WORKER_DB"):
-    # In a worker subprocess: use the test database the test process created.
+    # In a worker subprocess: use the test databases the test process created.
     DATABASES["default"]["NAME"] = os.environ["NEXUS_TASKS_WORKER_DB"]
+    DATABASES["other"]["NAME"] = os.environ["NEXUS_TASKS_WORKER_DB_OTHER"]
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "nexus-tasks-tests"},

@@ -9,7 +9,10 @@ import threading
 import time
 import uuid
 
+import pytest
 from django.db import transaction
+
+from nexus_tasks.models import OutboxMessage
 
 from tests.conftest import wait_for
 from tests.models import Event
@@ -93,3 +96,21 @@ def test_commit_in_another_thread_is_independent(worker, unique_namespace: str) 
         t.join()
     record.enqueue(f"{unique_namespace}-m").get(timeout=15)
     assert list(Event.objects.filter(tag=unique_namespace).values_list("kind", flat=True)) == ["committed"]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "other"])
+def test_using_dispatches_on_commit_of_that_database(worker, unique_namespace: str) -> None:
+    tag = unique_namespace
+    with transaction.atomic(using="other"):
+        result = record.enqueue(tag, using="other")
+        with transaction.atomic():  # a commit on "default" is not the one that counts
+            Event.objects.create(tag=f"{tag}-unrelated")
+        time.sleep(0.3)
+        assert not Event.objects.filter(tag=tag).exists()
+    assert result.get(timeout=15) == tag
+    with transaction.atomic(using="other"):
+        durable = record.enqueue(tag, "durable", using="other", durable=True)
+        assert OutboxMessage.objects.using("other").filter(task_id=durable.id).exists()
+        assert not OutboxMessage.objects.filter(task_id=durable.id).exists()
+    assert durable.get(timeout=15) == tag
+    assert OutboxMessage.objects.using("other").get(task_id=durable.id).sent_at is not None

@@ -144,3 +144,31 @@ def test_unique_lock_is_renewed_while_a_long_task_runs(worker, unique_namespace:
     time.sleep(3.5)
     assert unique_marked.enqueue(tag, 5.0).id == first.id
     first.get(timeout=20)
+
+
+def test_revoked_unique_task_releases_its_lock(worker, unique_namespace: str) -> None:
+    tag = unique_namespace
+    first = unique_marked.enqueue(tag, 0.0, countdown=1.0)
+    key = unique_lock_key(unique_marked.name, [tag, 0.0], {}, None)
+    assert get_store().get(key, "default") == first.id
+    worker.app.control.revoke(first.id)
+    wait_for(lambda: get_store().get(key, "default") is None, timeout=15)
+    assert not Event.objects.filter(tag=tag).exists()
+
+
+def test_unique_task_sent_without_enqueue_takes_the_lock_or_skips(worker, unique_namespace: str) -> None:
+    """delay()/beat bypass enqueue(): the worker takes the lock itself, and a message of
+    the same work that arrives while another holds the lock does not run."""
+    tag = unique_namespace
+    key = unique_lock_key(unique_marked.name, [tag, 0.0], {}, None)
+    store = get_store()
+    assert store.acquire(key, "someone-else", "someone-else", 30, "default") is None
+    skipped = unique_marked.delay(tag, 0.0)
+    record.enqueue(f"{tag}-after").get(timeout=20)
+    assert kinds(tag) == []  # held by another: not run
+    assert store.release(key, "someone-else", "default")
+    ran = unique_marked.delay(tag, 0.0)
+    assert ran.get(timeout=20) == tag  # free: the worker took the lock, ran, released it
+    assert kinds(tag) == ["ran", "started"]
+    assert store.get(key, "default") is None
+    assert skipped.state != "SUCCESS"

@@ -276,8 +276,12 @@ class NexusTask(DjangoTask):  # type: ignore[misc]
         ttl = self.unique_ttl or get_settings().UNIQUE_TTL
         stop = threading.Event()
         if not store.renew(key, task_id, ttl, using):
-            log_event("unique.not_owner", self.name, task_id, level=30)
-            return None
+            # Sent without enqueue() (beat, delay) or after its lock expired: take the lock
+            # now, or, if another message of the same work holds it, do not run twice.
+            holder = store.acquire(key, task_id, task_id, ttl, using)
+            if holder is not None and holder != task_id:
+                log_event("skip.duplicate", self.name, task_id, duplicate_of=holder)
+                raise Ignore()
 
         def renew() -> None:
             from django.db import connections
@@ -398,3 +402,30 @@ def _build(func: Callable[..., Any], options: dict[str, Any]) -> Any:
     opts.setdefault("base", NexusTask)
     opts.setdefault("max_retries", None)
     return shared_task(**opts)(func)
+
+
+def _release_on_revoke(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
+    """A revoked unique task never runs: give its lock back (owner-checked)."""
+    task_obj = sender
+    if not isinstance(task_obj, NexusTask) or request is None:
+        return
+    header = {}
+    raw = getattr(request, HEADER, None) or (getattr(request, "headers", None) or {}).get(HEADER)
+    if isinstance(raw, dict):
+        header = raw
+    key = task_obj._unique_key_for(request.args or (), request.kwargs or {}, header)
+    task_id = getattr(request, "id", None)
+    if key is None or task_id is None:
+        return
+    from nexus_tasks._store import get_store
+
+    get_store().release(key, str(task_id), header.get("using") or DEFAULT_DB_ALIAS)
+
+
+def _connect_signals() -> None:
+    from celery.signals import task_revoked
+
+    task_revoked.connect(_release_on_revoke, weak=False, dispatch_uid="nexus_tasks.release_on_revoke")
+
+
+_connect_signals()

@@ -15,11 +15,11 @@ if django.VERSION >= (6, 0):  # django.tasks exists: register the CeleryBackend'
     __all__ += ["run_django_task"]
 
 
-@periodic_task(10.0, name="nexus_tasks.relay_outbox", unique=True, unique_ttl=300)
+@periodic_task(10.0, name="nexus_tasks.relay_outbox")
 def relay_outbox(using: str = "default") -> dict[str, int]:
     """The relay as a beat task (every 10 s): publish what is pending, prune what is old.
 
-    Unique, so that a slow round is never overlapped by the next tick.
+    Rounds that overlap are safe: rows are claimed (``SKIP LOCKED`` on PostgreSQL).
     """
     from nexus_tasks import relay
 

@@ -22,7 +22,8 @@ class ItemSerializer(serializers.ModelSerializer[KsItem]):
 
 
 class CountedItemSerializer(ItemSerializer):
-    """A distinct name: drf-spectacular names the paginated envelope after the serializer."""
+    """A distinct name: drf-spectacular's stock AutoSchema names the paginated envelope after
+    the serializer (``nexus_api.openapi.AutoSchema`` names it per envelope shape)."""
 
 
 class PagedItemSerializer(ItemSerializer):

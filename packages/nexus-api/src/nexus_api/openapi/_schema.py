@@ -110,6 +110,29 @@ class AutoSchema(SpectacularAutoSchema):
             )
         return headers
 
+    # -- paginated envelopes ------------------------------------------------------------
+
+    def get_paginated_name(self, serializer_name: str) -> str:
+        """drf-spectacular names a list's envelope ``Paginated<Serializer>List`` whatever the
+        paginator, and keeps the first one registered under a name: two views sharing a
+        serializer but not an envelope (keyset vs page numbers, counted or not) would both
+        be documented with one of them. nexus-api's envelopes get a name per shape:
+        ``Paginated<S>KeysetList`` / ``Paginated<S>CountedKeysetList`` for
+        ``KeysetPagination``, ``Paginated<S>UncountedList`` for ``PageNumberPagination``
+        without a count (with one its envelope is DRF's, and keeps DRF's name)."""
+        return f"Paginated{serializer_name}{self._envelope_qualifier()}List"
+
+    def _envelope_qualifier(self) -> str:
+        from nexus_api.keyset import validate_policy
+        from nexus_api.pagination import KeysetPagination, PageNumberPagination
+
+        paginator = self._get_paginator()  # type: ignore[no-untyped-call]
+        if isinstance(paginator, KeysetPagination):
+            return "CountedKeyset" if validate_policy(paginator.count_policy) != "none" else "Keyset"
+        if isinstance(paginator, PageNumberPagination) and validate_policy(paginator.count_policy) == "none":
+            return "Uncounted"
+        return ""
+
     def _sends_link_header(self) -> bool:
         if not self._is_list_view():
             return False

@@ -201,9 +201,7 @@ def redis_broker() -> Iterator[str]:
         yield "redis"
 
 
-@pytest.fixture
-def worker(broker: str, transactional_db: None) -> Worker:
-    """A live worker for ``broker`` on the session's queue (restarted if a test killed it)."""
+def _worker_for(broker: str) -> Worker:
     from tests import celery_app
 
     app_name = "redis_app" if broker == "redis" else "amqp_app"
@@ -213,6 +211,18 @@ def worker(broker: str, transactional_db: None) -> Worker:
     if existing is None or existing.db_name != db_name:
         existing = _workers[app_name] = Worker(app_name, app, db_name)
     return existing.ensure()
+
+
+@pytest.fixture
+def worker(broker: str, transactional_db: None) -> Worker:
+    """A live worker for ``broker`` on the session's queue (restarted if a test killed it)."""
+    return _worker_for(broker)
+
+
+@pytest.fixture
+def redis_worker(redis_broker: str, transactional_db: None) -> Worker:
+    """A live worker on Redis only, for tests about something other than the broker."""
+    return _worker_for("redis")
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):  # type: ignore[no-untyped-def]

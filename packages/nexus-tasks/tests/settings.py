@@ -12,6 +12,8 @@ import secrets
 import tempfile
 from pathlib import Path
 
+import django
+
 from nexus_testing import database_settings, redis_url
 
 #: Unique per test session (inherited by worker subprocesses through the environment), so
@@ -49,6 +51,10 @@ if os.environ.get("NEXUS_TASKS_WORKER_DB"):
     # In a worker subprocess: use the test databases the test process created.
     DATABASES["default"]["NAME"] = os.environ["NEXUS_TASKS_WORKER_DB"]
     DATABASES["other"]["NAME"] = os.environ["NEXUS_TASKS_WORKER_DB_OTHER"]
+
+if django.VERSION >= (6, 1):
+    # Django 6.1 replaces EMAIL_BACKEND with MAILERS (the old setting warns).
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "nexus-tasks-tests"},

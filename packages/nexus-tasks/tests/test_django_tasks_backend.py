@@ -7,24 +7,23 @@ import asyncio
 import datetime
 import time
 
+import django
 import pytest
+from asgiref.sync import async_to_sync
+from django.core.checks import Warning
+from django.db import transaction
+from django.tasks import TaskResultStatus, default_task_backend, task_backends
+from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist, TaskResultMismatch
+from django.tasks.signals import task_enqueued, task_finished, task_started
+from django.test import override_settings
+from django.utils import timezone
 
-tasks_module = pytest.importorskip("django.tasks")
+from nexus_tasks.backends import CeleryBackend, CeleryTask, broker_priority, priority_level, priority_warnings
+from nexus_tasks.testing import capture_tasks
 
-from django.core.checks import Warning  # noqa: E402
-from django.db import transaction  # noqa: E402
-from django.tasks import TaskResultStatus, default_task_backend, task_backends  # noqa: E402
-from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist, TaskResultMismatch  # noqa: E402
-from django.tasks.signals import task_enqueued, task_finished, task_started  # noqa: E402
-from django.test import override_settings  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from nexus_tasks.backends import CeleryBackend, broker_priority, priority_level, priority_warnings  # noqa: E402
-from nexus_tasks.testing import capture_tasks  # noqa: E402
-
-from tests import djtasks  # noqa: E402
-from tests.conftest import wait_for  # noqa: E402
-from tests.models import Event  # noqa: E402
+from tests import djtasks
+from tests.conftest import wait_for
+from tests.models import Event
 
 
 def finished(result_id: str, timeout: float = 20):  # type: ignore[no-untyped-def]
@@ -59,6 +58,7 @@ def test_enqueue_returns_a_ready_result_and_sends_task_enqueued(worker) -> None:
     assert result.kwargs == {}
     assert result.backend == "default"
     assert result.task.func is djtasks.add.func
+    assert result.task == djtasks.add
     assert result.enqueued_at is not None
     assert result.started_at is None
     assert seen == [(CeleryBackend, result.id)]
@@ -81,7 +81,7 @@ def test_unknown_result_id_raises(transactional_db) -> None:  # type: ignore[no-
     with pytest.raises(TaskResultDoesNotExist):
         default_task_backend.get_result("not-a-task")
     with pytest.raises(TaskResultDoesNotExist):
-        asyncio.run(default_task_backend.aget_result("not-a-task"))
+        async_to_sync(default_task_backend.aget_result)("not-a-task")
 
 
 def test_failure_is_recorded_with_the_exception_path_and_traceback(worker) -> None:
@@ -112,7 +112,7 @@ def test_async_task_via_aenqueue_and_aget_result(worker) -> None:
             await asyncio.sleep(0.05)
         raise AssertionError("not finished")
 
-    done = asyncio.run(go())
+    done = async_to_sync(go)()
     assert done.return_value == 42
 
 
@@ -222,3 +222,50 @@ def test_priority_check_warns_where_the_broker_cannot_honour_it(redis_broker: st
             current_app.conf.broker_transport_options = previous
     assert isinstance(warning, Warning)
     assert warning.id == "nexus_tasks.W001"
+
+
+def test_typed_retry_options_retry_with_ready_status_then_succeed(worker, unique_namespace: str) -> None:
+    result = djtasks.flaky_dj.enqueue(unique_namespace, 2)
+    done = finished(result.id)
+    assert done.status == TaskResultStatus.SUCCESSFUL
+    assert done.return_value == "ok"
+    assert [e.exception_class_path for e in done.errors] == ["builtins.ConnectionError"] * 2
+    assert Event.objects.filter(tag=unique_namespace, kind="attempt").count() == 3
+
+
+def test_typed_unique_option_returns_the_queued_result(worker, unique_namespace: str) -> None:
+    with transaction.atomic():
+        first = djtasks.unique_dj.enqueue(unique_namespace, 0.3)
+        again = djtasks.unique_dj.enqueue(unique_namespace, 0.3)
+    assert again.id == first.id
+    finished(first.id)
+    assert Event.objects.filter(tag=unique_namespace).count() == 1
+    third = djtasks.unique_dj.enqueue(unique_namespace, 0.0)  # released when it finished
+    assert third.id != first.id
+    finished(third.id)
+
+
+def test_task_decorator_passes_typed_options_from_django_61(transactional_db) -> None:  # type: ignore[no-untyped-def]
+    from django.tasks import task
+
+    body = djtasks.plain_body
+    if django.VERSION < (6, 1):  # 6.0's @task takes no extra options: replace() instead
+        with pytest.raises(TypeError):
+            task(retry_on=(ValueError,))(body)
+        return
+    configured = task(retry_on=(ValueError,), max_retries=4, unique=True)(body)
+    assert isinstance(configured, CeleryTask)
+    assert (configured.retry_on, configured.max_retries, configured.unique) == ((ValueError,), 4, True)
+
+
+def test_system_exit_and_unserialisable_return_values_fail_the_task_not_the_worker(worker) -> None:
+    exited = djtasks.exits.enqueue()
+    bad_value = djtasks.complex_return_value.enqueue()
+    done = finished(exited.id)
+    assert done.status == TaskResultStatus.FAILED
+    assert done.errors[0].exception_class is SystemExit
+    assert done.errors[0].traceback.endswith("SystemExit: This Task failed due to SystemExit\n")
+    bad = finished(bad_value.id)
+    assert bad.status == TaskResultStatus.FAILED
+    assert bad.errors[0].exception_class is TypeError
+    assert worker.alive()

@@ -109,8 +109,16 @@ def test_serialisation_keeps_every_part() -> None:
     assert "inline mime" in copy.message().as_string()
 
 
+if django.VERSION >= (6, 1):  # MAILERS replaces EMAIL_BACKEND
+    USE_CELERY_MAIL = override_settings(
+        MAILERS={"default": {"BACKEND": "nexus_tasks.mail.CeleryEmailBackend"}}
+    )
+else:
+    USE_CELERY_MAIL = override_settings(EMAIL_BACKEND="nexus_tasks.mail.CeleryEmailBackend")
+
+
 @pytest.mark.django_db(transaction=True)
-@override_settings(EMAIL_BACKEND="nexus_tasks.mail.CeleryEmailBackend")
+@USE_CELERY_MAIL
 def test_backend_queues_and_worker_side_sends_with_the_real_backend(settings) -> None:  # type: ignore[no-untyped-def]
     settings.NEXUS_TASKS = {
         **settings.NEXUS_TASKS,
@@ -118,7 +126,12 @@ def test_backend_queues_and_worker_side_sends_with_the_real_backend(settings) ->
     }
     with capture_tasks() as captured:
         assert CeleryEmailBackend().send_messages([make_message(), EmailMessage(subject="nobody")]) == 1
-        assert mail.send_mail("s", "b", "f@example.com", ["t@example.com"]) == 1
+        assert (
+            mail.send_mail(
+                subject="s", message="b", from_email="f@example.com", recipient_list=["t@example.com"]
+            )
+            == 1
+        )
     assert captured.names == ["nexus_tasks.send_email", "nexus_tasks.send_email"]
     mail.outbox = []
     captured.run()

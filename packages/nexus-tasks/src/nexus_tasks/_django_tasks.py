@@ -16,7 +16,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from nexus_tasks._task import task
+from nexus_tasks._task import full_jitter_delay, task
 from nexus_tasks.conf import get_settings
 
 RECORD_PREFIX = "djtask:"
@@ -40,6 +40,13 @@ def save_record(result_id: str, data: dict[str, Any], using: str) -> None:
     from nexus_tasks._store import get_store
 
     get_store().put(record_key(result_id), json.dumps(data), get_settings().IDEMPOTENCY_TTL, using)
+
+
+def _error(exc: BaseException) -> dict[str, str]:
+    return {
+        "exception_class_path": f"{type(exc).__module__}.{type(exc).__qualname__}",
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
 
 
 def _now() -> str:
@@ -77,21 +84,36 @@ def run_django_task(self: Any, module_path: str, args: list[Any], kwargs: dict[s
         else:
             value = django_task.call(*args, **kwargs)
         value = normalize_json(value)
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        retry_on = tuple(getattr(django_task, "retry_on", ()) or ())
+        max_retries = int(getattr(django_task, "max_retries", 0) or 0)
+        if retry_on and isinstance(exc, retry_on) and self.request.retries < max_retries:
+            settings = get_settings()
+            backoff = getattr(django_task, "backoff", None)
+            backoff_max = getattr(django_task, "backoff_max", None)
+            delay = full_jitter_delay(
+                self.request.retries,
+                settings.RETRY_BACKOFF if backoff is None else backoff,
+                settings.RETRY_BACKOFF_MAX if backoff_max is None else backoff_max,
+            )
+            # Waiting for the retry is READY again (documented status mapping).
+            record["status"] = TaskResultStatus.READY
+            record["errors"] = [*record.get("errors", []), _error(exc)]
+            save_record(result_id, record, using)
+            raise self.retry(exc=exc, countdown=delay, max_retries=max_retries) from exc
         record["status"] = TaskResultStatus.FAILED
         record["finished_at"] = _now()
-        record["errors"] = [
-            *record.get("errors", []),
-            {
-                "exception_class_path": f"{type(exc).__module__}.{type(exc).__qualname__}",
-                "traceback": "".join(traceback.format_exception(exc)),
-            },
-        ]
+        record["errors"] = [*record.get("errors", []), _error(exc)]
         save_record(result_id, record, using)
         failed = build_result(result_id, record)
         assert failed.errors
         assert isinstance(failed.errors[-1], TaskError)
         task_finished.send(sender=CeleryBackend, task_result=failed)
+        if not isinstance(exc, Exception):
+            # SystemExit and friends fail the task, not the worker process.
+            raise RuntimeError(f"{module_path} raised {exc!r}") from exc
         raise
     record["status"] = TaskResultStatus.SUCCESSFUL
     record["finished_at"] = _now()

@@ -20,14 +20,15 @@ Mapping:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import current_app
 from django.core.checks import CheckMessage, Warning
-from django.tasks import TaskResult, TaskResultStatus
+from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import TaskError
 from django.tasks.exceptions import TaskResultDoesNotExist
@@ -36,9 +37,14 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from nexus_tasks._django_tasks import load_record, record_key, run_django_task
-from nexus_tasks._encoding import validate_arguments
+from nexus_tasks._encoding import canonical_json, validate_arguments
 from nexus_tasks._message import Message
 from nexus_tasks.conf import get_settings
+
+if TYPE_CHECKING:
+    _TaskBase = Task[Any, Any]
+else:
+    _TaskBase = Task
 
 #: Celery priority levels used (0…9): ten buckets of Django's -100…100.
 LEVELS = 10
@@ -90,7 +96,25 @@ def build_result(result_id: str, record: dict[str, Any]) -> TaskResult[Any, Any]
     return result
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CeleryTask(_TaskBase):
+    """A ``django.tasks`` Task with nexus-tasks options, typed. On Django >= 6.1
+    ``@task(retry_on=(SMTPException,), max_retries=5, unique=True)`` passes them through."""
+
+    #: Exceptions retried with exponential backoff and full jitter (status READY between).
+    retry_on: tuple[type[BaseException], ...] = ()
+    max_retries: int = 0
+    backoff: float | None = None
+    backoff_max: float | None = None
+    #: One queued-or-running instance per key (task path + canonical JSON arguments).
+    unique: bool = False
+    unique_ttl: int | None = None
+    #: Fixed unique key text replacing the arguments.
+    unique_key: str | None = None
+
+
 class CeleryBackend(BaseTaskBackend):
+    task_class = CeleryTask
     supports_defer = True
     supports_async_task = True
     supports_get_result = True
@@ -137,9 +161,6 @@ class CeleryBackend(BaseTaskBackend):
         from nexus_tasks._dispatch import schedule
         from nexus_tasks._store import get_store
 
-        get_store().put(
-            record_key(result_id), json.dumps(record), get_settings().IDEMPOTENCY_TTL, self.database
-        )
         options: dict[str, Any] = {
             "queue": self._celery_queue(task.queue_name),
             "priority": broker_priority(task.priority, str(current_app.conf.broker_url or "")),
@@ -155,11 +176,34 @@ class CeleryBackend(BaseTaskBackend):
             options,
             using=self.database,
         )
+        if getattr(task, "unique", False):
+            holder = self._reserve_unique(task, message)
+            if holder is not None:
+                # Already queued or running: that one's result, and nothing is sent.
+                return self.get_result(holder)
+        get_store().put(
+            record_key(result_id), json.dumps(record), get_settings().IDEMPOTENCY_TTL, self.database
+        )
         durable = self.durable or get_settings().DISPATCH == "outbox"
-        schedule(message, durable=durable, release_on_rollback=False)
+        schedule(message, durable=durable, release_on_rollback=get_settings().STORE == "redis")
         result = build_result(result_id, record)
         task_enqueued.send(type(self), task_result=result)
         return result
+
+    def _reserve_unique(self, task: Any, message: Message) -> str | None:
+        """Take the unique lock for ``message`` (owner = its id); the holder's id if taken."""
+        from nexus_tasks._store import get_store
+        from nexus_tasks._task import unique_lock_key
+
+        explicit = task.unique_key or canonical_json([task.module_path, message.args[1], message.args[2]])
+        key = unique_lock_key(run_django_task.name, message.args, {}, explicit)
+        ttl = task.unique_ttl or get_settings().UNIQUE_TTL
+        holder = get_store().acquire(key, message.task_id, message.task_id, ttl, self.database)
+        if holder is None:
+            message.unique_key = key
+            message.options["headers"]["nexus"]["unique_key"] = explicit
+            return None
+        return holder or None
 
     def get_result(self, result_id: str) -> TaskResult[Any, Any]:
         record = load_record(str(result_id), self.database)

@@ -19,8 +19,9 @@ from email.mime.base import MIMEBase
 from typing import Any
 
 import django
-from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
+from django.utils.module_loading import import_string
 
 from nexus_tasks._task import task
 from nexus_tasks.conf import get_settings
@@ -114,17 +115,27 @@ def deserialize_message(data: dict[str, Any]) -> EmailMultiAlternatives:
 
 @task(name="nexus_tasks.send_email", retry_on=(smtplib.SMTPException, OSError), max_retries=5)
 def send_email(payload: dict[str, Any]) -> int:
-    """Send one queued message with the real backend (``NEXUS_TASKS["EMAIL_BACKEND"]``)."""
-    connection = get_connection(get_settings().EMAIL_BACKEND, fail_silently=False)
+    """Send one queued message with the real backend (``NEXUS_TASKS["EMAIL_BACKEND"]``).
+
+    The backend class is built directly (not through ``get_connection``, deprecated in
+    Django 6.1), without ``fail_silently``: a failure must raise so that it is retried.
+    """
+    backend_class = import_string(get_settings().EMAIL_BACKEND)
+    connection = backend_class()
     sent: int = connection.send_messages([deserialize_message(payload)]) or 0
     return sent
 
 
 class CeleryEmailBackend(BaseEmailBackend):
-    """``EMAIL_BACKEND = "nexus_tasks.mail.CeleryEmailBackend"``."""
+    """``EMAIL_BACKEND = "nexus_tasks.mail.CeleryEmailBackend"`` (Django 6.1's ``MAILERS``:
+    ``{"default": {"BACKEND": "nexus_tasks.mail.CeleryEmailBackend", "OPTIONS": {"using":
+    "default"}}}``)."""
 
     def __init__(self, fail_silently: bool = False, *, using: str | None = None, **kwargs: Any) -> None:
-        super().__init__(fail_silently=fail_silently, **kwargs)
+        # fail_silently is kept here, not passed up: Django 6.1 deprecates it on the base
+        # class ("a subclass that supports fail_silently must set its own attribute").
+        super().__init__(**kwargs)
+        self.fail_silently = fail_silently
         self.using = using
 
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:

@@ -154,6 +154,15 @@ def run(
     interval = get_settings().RELAY_INTERVAL if interval is None else interval
     totals = RelayRound()
     last_prune = 0.0
+    try:
+        _loop(using, stop, interval, totals, last_prune)
+    finally:
+        # The loop usually owns its thread or process: leave no connection behind.
+        connections[using].close()
+    return totals
+
+
+def _loop(using: str, stop: threading.Event, interval: float, totals: RelayRound, last_prune: float) -> None:
     while not stop.is_set():
         try:
             step = relay_once(using)
@@ -170,4 +179,3 @@ def run(
             last_prune = time.monotonic()
         if step.claimed == 0 or step.failed:
             stop.wait(interval)
-    return totals

@@ -161,3 +161,14 @@ def test_cached_queryset_without_nexus_cache_app_uses_the_django_cache(
     assert count_rows(queryset, "cached") == 1
     with django_assert_num_queries(0):
         assert count_rows(queryset, "cached") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_count_cache_timeout_setting_is_followed(with_nexus_cache: None, settings: Any) -> None:
+    queryset = KsItem.objects.filter(name="timeout")
+    assert count_rows(queryset, "cached") == 0
+    first = _count._nexus_cache_counter
+    settings.NEXUS_API = {"COUNT_CACHE_TIMEOUT": 5}
+    assert count_rows(queryset, "cached") == 0
+    assert _count._nexus_cache_counter is not first
+    assert _count._nexus_cache_counter_timeout == 5

@@ -29,7 +29,9 @@ COUNT_POLICIES: tuple[str, ...] = ("none", "exact", "estimate", "cached")
 ESTIMATE_EXACT_BELOW = 1000
 
 _pending: contextvars.ContextVar[models.QuerySet[Any]] = contextvars.ContextVar("nexus_api_count")
+#: nexus-cache's cached counting function, and the COUNT_CACHE_TIMEOUT it was built with.
 _nexus_cache_counter: Any = None
+_nexus_cache_counter_timeout: int | None = None
 
 
 def validate_policy(policy: str | None) -> CountPolicy:
@@ -104,13 +106,16 @@ def _nexus_cache_count_function() -> Any:
     The cached function depends on every table the COUNT reads (nexus-cache discovers them
     while computing), so a write to any of them invalidates the stored count.
     """
-    global _nexus_cache_counter
-    if _nexus_cache_counter is None:
-        if not apps.is_installed("nexus_cache"):
-            return None
+    global _nexus_cache_counter, _nexus_cache_counter_timeout
+    if not apps.is_installed("nexus_cache"):
+        return None
+    timeout = get_settings().COUNT_CACHE_TIMEOUT
+    if _nexus_cache_counter is None or _nexus_cache_counter_timeout != timeout:
         try:
             cached = importlib.import_module("nexus_cache").cached
-        except (ImportError, AttributeError):
+        except (ImportError, AttributeError):  # pragma: no cover - an incompatible nexus-cache
             return None
-        _nexus_cache_counter = cached(timeout=get_settings().COUNT_CACHE_TIMEOUT)(_count_pending)
+        # Rebuilt when the timeout setting changes (override_settings), never per call.
+        _nexus_cache_counter = cached(timeout=timeout)(_count_pending)
+        _nexus_cache_counter_timeout = timeout
     return _nexus_cache_counter

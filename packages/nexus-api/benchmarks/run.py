@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import time
@@ -291,15 +292,24 @@ def check_results(methods: dict[str, Callable[[int], Callable[[], Any]]]) -> Non
 def measure(
     methods: dict[str, Callable[[int], Callable[[], Any]]], repeat: int, warmup: int
 ) -> dict[str, list[float]]:
-    """Median milliseconds per (method, depth). Rounds interleave every cell, so background
-    load on the machine spreads evenly instead of landing on whichever method ran then."""
+    """Median milliseconds per (method, depth).
+
+    Every round times every cell once, so background load on the machine spreads over all
+    methods instead of landing on whichever ran then; and each round runs the cells in a new
+    (seeded) order, because a request that follows a heavy one (a parallel ``COUNT(*)`` over
+    a million rows) runs slower, which a fixed order would pin on the same cells.
+    """
     calls = {(name, depth): make(depth) for name, make in methods.items() for depth in DEPTHS}
     for call in calls.values():
         for _ in range(warmup):
             call()
     samples: dict[tuple[str, int], list[float]] = {cell: [] for cell in calls}
+    order = list(calls)
+    shuffle = random.Random(20_000).shuffle
     for _ in range(repeat):
-        for cell, call in calls.items():
+        shuffle(order)
+        for cell in order:
+            call = calls[cell]
             started = time.perf_counter()
             call()
             samples[cell].append(time.perf_counter() - started)

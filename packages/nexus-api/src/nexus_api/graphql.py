@@ -9,6 +9,7 @@ for ``pageInfo`` and no ``OFFSET``. ``totalCount`` exists when a count policy ot
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from nexus_api.keyset import (
     Keyset,
     count_rows,
     normalize_ordering,
+    queryset_ordering,
     validate_policy,
 )
 
@@ -112,9 +114,10 @@ class KeysetConnectionField(Field):  # type: ignore[misc]
     ``order_by()``, else the model's ``Meta.ordering``, else the primary key; the primary key
     is always the final tie-breaker. ``max_first`` defaults to
     ``NEXUS_API["GRAPHQL_MAX_FIRST"]``; ``count_policy`` to ``NEXUS_API["COUNT_POLICY"]``
-    (any policy but ``"none"`` adds ``totalCount``). Other keyword arguments go to
-    graphene's ``Field`` (``description``, ``deprecation_reason``, ``required``, extra
-    arguments, which then bind the cursors).
+    (any policy but ``"none"`` adds ``totalCount``). A resolver returning ``None`` (or no
+    resolver) pages the model's default manager, or the manager named by ``on``. Other
+    keyword arguments go to graphene's ``Field`` (``description``, ``deprecation_reason``,
+    ``required``, extra arguments, which then bind the cursors).
     """
 
     def __init__(
@@ -144,7 +147,10 @@ class KeysetConnectionField(Field):  # type: ignore[misc]
             node = node.of_type
         meta = getattr(node, "_meta", None)
         if getattr(meta, "model", None) is None:
-            raise TypeError(f"KeysetConnectionField needs a graphene-django DjangoObjectType, not {node!r}.")
+            raise TypeError(
+                f"KeysetConnectionField needs a graphene-django DjangoObjectType, not {node!r}: "
+                f"pass the node type of the model to page as the first argument."
+            )
         return node
 
     @property
@@ -180,12 +186,7 @@ class KeysetConnectionField(Field):  # type: ignore[misc]
         return self.node_type.get_queryset(resolved, info)
 
     def get_ordering(self, queryset: models.QuerySet[Any]) -> tuple[str, ...]:
-        if self.ordering:
-            return self.ordering
-        explicit = [term for term in queryset.query.order_by if isinstance(term, str)]
-        if explicit and len(explicit) == len(queryset.query.order_by):
-            return tuple(explicit)
-        return normalize_ordering(queryset.model._meta.ordering) or ("pk",)
+        return self.ordering or queryset_ordering(queryset)
 
     def page_size(self, first: int | None, last: int | None) -> int:
         settings = get_settings()
@@ -231,7 +232,9 @@ class KeysetConnectionField(Field):  # type: ignore[misc]
                     f"Invalid cursor: {exc}. Query without `after`/`before` to start again.",
                     extensions={"code": INVALID_CURSOR},
                 ) from exc
-            cursor = type(decoded)(decoded.position, reverse=backwards)
+            # Relay's direction comes from the argument, not from the cursor: an endCursor
+            # (issued pointing forward) is a valid ``before``.
+            cursor = dataclasses.replace(decoded, reverse=backwards)
         field_type = self.type
         connection_type = field_type.of_type if isinstance(field_type, graphene.NonNull) else field_type
         if size == 0:

@@ -56,6 +56,7 @@ def versioned_field(field: F, *, version: str, replacement: str | None = None) -
         target.kwargs["deprecation_reason"] = reason
     else:
         raise TypeError(
-            f"versioned_field() expects a graphene field or scalar instance, not {type(field).__name__}."
+            f"versioned_field() expects a graphene field or scalar instance, not {type(field).__name__}: "
+            f"wrap an instance such as graphene.String() or graphene.Field(ListingType)."
         )
     return field

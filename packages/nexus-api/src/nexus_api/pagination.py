@@ -22,7 +22,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from nexus_api.conf import get_settings
-from nexus_api.keyset import CursorError, Keyset, Page, count_rows, normalize_ordering, validate_policy
+from nexus_api.keyset import (
+    CursorError,
+    Keyset,
+    Page,
+    count_rows,
+    normalize_ordering,
+    queryset_ordering,
+    validate_policy,
+)
 
 __all__ = ["InvalidCursor", "KeysetPagination", "PageNumberPagination", "PageTooDeep"]
 
@@ -64,11 +72,15 @@ def _page_size(request: Request, param: str | None, default: int | None, cap: in
     return max(1, min(size, limit))
 
 
+def _page_size_schema(cap: int | None) -> dict[str, Any]:
+    return {"type": "integer", "minimum": 1, "maximum": cap or get_settings().MAX_PAGE_SIZE}
+
+
 def _require_queryset(queryset: models.QuerySet[Any] | Sequence[Any]) -> models.QuerySet[Any]:
     if not isinstance(queryset, models.QuerySet):
         raise TypeError(
             f"nexus-api paginators page QuerySets (they order and filter in the database), "
-            f"not {type(queryset).__name__}."
+            f"not {type(queryset).__name__}: return a QuerySet from the view's get_queryset()."
         )
     return queryset
 
@@ -191,13 +203,14 @@ class KeysetPagination(drf_pagination.BasePagination):
             terms = normalize_ordering(candidate)
             if terms:
                 return terms
-        explicit = [term for term in queryset.query.order_by if isinstance(term, str)]
-        if explicit and len(explicit) == len(queryset.query.order_by):
-            return tuple(explicit)
-        return normalize_ordering(queryset.model._meta.ordering) or ("pk",)
+        return queryset_ordering(queryset)
 
     def get_binding(self, request: Request, view: APIView | None) -> list[Any]:
-        """What a cursor is bound to besides model and ordering: endpoint and filter parameters."""
+        """What a cursor is bound to besides model and ordering: the endpoint and every query
+        parameter that can change which rows the list holds (filters, search), so that a
+        cursor replayed against another list is refused instead of paging it from a
+        position that means nothing there. Override to leave out parameters that only
+        shape each row (e.g. ``?fields=``)."""
         ignored = {self.cursor_query_param, self.page_size_query_param, *_UNBOUND_PARAMS}
         params = sorted(
             (name, sorted(request.query_params.getlist(name)))
@@ -301,11 +314,7 @@ class KeysetPagination(drf_pagination.BasePagination):
                     "required": False,
                     "in": "query",
                     "description": str(self.page_size_query_description),
-                    "schema": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": self.max_page_size or get_settings().MAX_PAGE_SIZE,
-                    },
+                    "schema": _page_size_schema(self.max_page_size),
                 }
             )
         fields = getattr(view, "ordering_fields", None)
@@ -372,7 +381,11 @@ class PageNumberPagination(drf_pagination.PageNumberPagination):
         self.count = count_rows(queryset, self.count_policy)
         if raw in self.last_page_strings:
             if self.count is None:
-                raise NotFound(_("The last page is not available: this list is not counted."))
+                raise NotFound(
+                    _(
+                        "The last page is not available: this list is not counted. Follow the next links instead."
+                    )
+                )
             number = max(1, math.ceil(self.count / size))
         else:
             try:
@@ -449,9 +462,5 @@ class PageNumberPagination(drf_pagination.PageNumberPagination):
             if parameter["name"] == self.page_query_param:
                 parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.get_max_page()}
             elif parameter["name"] == self.page_size_query_param:
-                parameter["schema"] = {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": self.max_page_size or get_settings().MAX_PAGE_SIZE,
-                }
+                parameter["schema"] = _page_size_schema(self.max_page_size)
         return parameters

@@ -14,7 +14,7 @@ from __future__ import annotations
 from nexus_api.keyset._count import COUNT_POLICIES, CountPolicy, count_rows, validate_policy
 from nexus_api.keyset._cursor import Cursor, CursorEncoder, CursorError
 from nexus_api.keyset._engine import Keyset, Page
-from nexus_api.keyset._ordering import Key, normalize_ordering, resolve_ordering
+from nexus_api.keyset._ordering import Key, normalize_ordering, queryset_ordering, resolve_ordering
 
 __all__ = [
     "COUNT_POLICIES",
@@ -27,6 +27,7 @@ __all__ = [
     "Page",
     "count_rows",
     "normalize_ordering",
+    "queryset_ordering",
     "resolve_ordering",
     "validate_policy",
 ]

@@ -125,6 +125,10 @@ class Keyset:
         return CursorEncoder(binding=self.binding, salt=get_settings().CURSOR_SALT)
 
     def decode(self, token: str) -> Cursor:
+        """The cursor in ``token``, its values converted by their fields (so a value the
+        model can no longer hold, after a migration changed a column, is a ``CursorError``
+        here rather than a database error later). Raises ``CursorError`` for any token this
+        list did not issue."""
         cursor = decode_cursor(
             token, binding=self.binding, salt=get_settings().CURSOR_SALT, length=len(self.keys)
         )
@@ -174,7 +178,7 @@ class Keyset:
         if queryset.query.is_sliced:
             raise TypeError("Keyset pagination needs an unsliced queryset; remove the [start:stop] slice.")
         if size < 1:
-            raise ValueError(f"page size must be at least 1, not {size}")
+            raise ValueError(f"Page size must be at least 1, not {size}; cap or default it before paging.")
         backwards = cursor.reverse if cursor is not None else bool(reverse)
         if self._plan.annotations:
             present = queryset.query.annotations

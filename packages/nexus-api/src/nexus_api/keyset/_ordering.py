@@ -16,7 +16,7 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import models
 from django.db.models.expressions import Expression, OrderBy
 
-__all__ = ["Key", "KeyColumn", "normalize_ordering", "resolve_ordering"]
+__all__ = ["Key", "KeyColumn", "normalize_ordering", "queryset_ordering", "resolve_ordering"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +105,20 @@ def normalize_ordering(ordering: str | Iterable[str] | None) -> tuple[str, ...]:
         if term:
             terms.append(term)
     return tuple(terms)
+
+
+def queryset_ordering(queryset: models.QuerySet[Any]) -> tuple[str, ...]:
+    """The ordering a list has when its view or field declares none.
+
+    The queryset's own ``order_by()`` when every term is a field name (an expression
+    cannot be written into a cursor), else the model's ``Meta.ordering``, else the primary
+    key. The REST paginator and the GraphQL field fall back to it alike, so one queryset
+    pages in the same order through both.
+    """
+    explicit = [term for term in queryset.query.order_by if isinstance(term, str)]
+    if explicit and len(explicit) == len(queryset.query.order_by):
+        return tuple(explicit)
+    return normalize_ordering(queryset.model._meta.ordering) or ("pk",)
 
 
 @functools.lru_cache(maxsize=1024)

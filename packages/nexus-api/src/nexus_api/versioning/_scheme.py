@@ -260,10 +260,6 @@ def _install_view_changes(view: Any, request: Request, version: ApiVersion) -> N
     request.parsers = tuple(parsers)
 
 
-def _supported(versions: Versions) -> list[str]:
-    return versions.supported()
-
-
 class _FromSettings:
     """A class attribute read from ``NEXUS_API`` on every access (also on the class itself,
     which is where drf-spectacular reads ``default_version``)."""
@@ -316,10 +312,10 @@ class NexusVersioning(URLPathVersioning):
             assert version.sunset is not None
             raise VersionSunset(
                 f"API version {version.name} was retired on {version.sunset.date().isoformat()}; "
-                f"use one of: {', '.join(_supported(versions))}.",
+                f"use one of: {', '.join(versions.supported())}.",
                 version=version.name,
                 sunset=version.sunset.date().isoformat(),
-                supported_versions=_supported(versions),
+                supported_versions=versions.supported(),
             )
         changes = getattr(view, "version_changes", None)
         if changes:
@@ -362,7 +358,7 @@ class NexusVersioning(URLPathVersioning):
 
 
 def _unsupported(resolved: ResolvedVersion, versions: Versions) -> UnsupportedVersion:
-    supported = _supported(versions)
+    supported = versions.supported()
     exc = UnsupportedVersion(
         f"API version {resolved.raw!r} is not supported; use one of: {', '.join(supported)}.",
         supported_versions=supported,

@@ -82,7 +82,9 @@ def reachable(url: str, timeout: float = 1.0) -> bool:
 
 def _test_database_suffix() -> str:
     """Parallel tox environments (and helpers) must never share a test database."""
-    env = os.environ.get("TOX_ENV_NAME") or f"pid{os.getpid()}"
+    # TOX_ENV_DIR differs between checkouts and tox work dirs, so two runs of the same
+    # environment on one machine (a developer and CI, say) do not drop each other's database.
+    env = os.environ.get("TOX_ENV_DIR") or os.environ.get("TOX_ENV_NAME") or f"pid{os.getpid()}"
     return hashlib.blake2s(env.encode(), digest_size=4).hexdigest()
 
 

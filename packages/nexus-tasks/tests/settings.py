@@ -41,12 +41,19 @@ DATABASES = {"default": database_settings("nexus_tasks", sqlite_path=_SQLITE_PAT
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": _SQLITE_PATH}
     DATABASES["default"]["OPTIONS"] = {"timeout": 30}
+else:
+    # One test database per session, not per tox environment name: two runs of the same
+    # environment at once (a developer and CI on one machine) must not share tables, or
+    # one run's relay publishes the other's outbox.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{NAMESPACE}"}
 # A second database for ``using=`` tests.
 _OTHER_PATH = str(Path(tempfile.gettempdir()) / f"{NAMESPACE}-other.sqlite3")
 DATABASES["other"] = database_settings("nexus_tasks_other", sqlite_path=_OTHER_PATH)
 if DATABASES["other"]["ENGINE"].endswith("sqlite3"):
     DATABASES["other"]["TEST"] = {"NAME": _OTHER_PATH}
     DATABASES["other"]["OPTIONS"] = {"timeout": 30}
+else:
+    DATABASES["other"]["TEST"] = {"NAME": f"test_{NAMESPACE}_other"}
 if os.environ.get("NEXUS_TASKS_WORKER_DB"):
     # In a worker subprocess: use the test databases the test process created.
     DATABASES["default"]["NAME"] = os.environ["NEXUS_TASKS_WORKER_DB"]

@@ -172,3 +172,18 @@ def test_unique_task_sent_without_enqueue_takes_the_lock_or_skips(worker, unique
     assert kinds(tag) == ["ran", "started"]
     assert store.get(key, "default") is None
     assert skipped.state != "SUCCESS"
+
+
+def test_a_message_that_keeps_killing_workers_is_dead_lettered(worker, unique_namespace: str) -> None:
+    """Poison message: after MAX_DELIVERIES deliveries (here: the counter says this is the
+    fifth) it is dead-lettered and acknowledged instead of crashing another worker."""
+    tag = unique_namespace
+    result = marked_slow.enqueue(tag, 30.0)
+    wait_for(lambda: running(tag))
+    get_store().put(f"deliveries:{result.id}", "4", 600, "default")  # four deaths so far
+    worker.kill()
+    worker.ensure()
+    letter = wait_for(lambda: DeadLetter.objects.filter(task_id=result.id).first(), timeout=40)
+    assert letter.reason == "worker_lost"
+    assert "delivered 5 times" in letter.error
+    assert kinds(tag) == ["started"]  # not run again

@@ -262,11 +262,6 @@ def publish_outbox_row(pk: int, message: Message, claimed_until: datetime.dateti
     """Publish a committed outbox row at once; on failure leave it to the relay."""
     from nexus_tasks.models import OutboxMessage
 
-    if _intercepted(message):
-        OutboxMessage.objects.using(message.using).filter(pk=pk).update(
-            sent_at=timezone.now(), claimed_until=None
-        )
-        return True
     settings = get_settings()
     now = timezone.now()
     margin = datetime.timedelta(seconds=max(1.0, settings.PUBLISH_TIMEOUT * 2))
@@ -280,6 +275,9 @@ def publish_outbox_row(pk: int, message: Message, claimed_until: datetime.dateti
         rows = OutboxMessage.objects.using(message.using)
         if not rows.filter(ours, pk=pk, sent_at__isnull=True).update(claimed_until=new_claim):
             return False
+    if _intercepted(message):
+        _settle(pk, message, None)
+        return True
     outcome = _start(message, settings.PUBLISH_TIMEOUT)
     if isinstance(outcome, _Publication):
         _hand_over(outcome, pk)

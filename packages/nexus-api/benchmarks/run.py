@@ -3,6 +3,7 @@
     python benchmarks/run.py                      # creates, fills and drops its own database
     DATABASE_URL=postgres://user@host:5432/db python benchmarks/run.py --rows 1000000
     python benchmarks/run.py --keep-db nexus_api_bench   # reuse the filled table next time
+    python benchmarks/run.py --keep-db nexus_api_bench --profile KeysetPagination@1000
 
 Every method serves the same DRF view (or graphene query) over the same table, indexed on
 (created_at DESC, id), 50 rows per page. Prints the median of --repeat timed requests per
@@ -40,7 +41,29 @@ def parse_args() -> argparse.Namespace:
         "--keep-db", metavar="NAME", help="use (and keep) this database instead of a temporary one"
     )
     parser.add_argument("--only", help="comma-separated method names to run")
+    parser.add_argument(
+        "--profile",
+        metavar="METHOD@DEPTH",
+        help="instead of timing, profile --repeat requests of one cell with cProfile, e.g. 'KeysetPagination@1000'",
+    )
     return parser.parse_args()
+
+
+def profile(methods: dict[str, Callable[[int], Callable[[], Any]]], cell: str, repeat: int) -> None:
+    """Where one cell's time goes: the 40 most expensive functions, by own time."""
+    import cProfile
+    import pstats
+
+    name, _, depth = cell.rpartition("@")
+    call = methods[name](int(depth))
+    for _ in range(10):
+        call()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(repeat):
+        call()
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
 
 
 def database_config(name: str) -> dict[str, Any]:
@@ -294,10 +317,11 @@ def measure(
 ) -> dict[str, list[float]]:
     """Median milliseconds per (method, depth).
 
-    Every round times every cell once, so background load on the machine spreads over all
-    methods instead of landing on whichever ran then; and each round runs the cells in a new
-    (seeded) order, because a request that follows a heavy one (a parallel ``COUNT(*)`` over
-    a million rows) runs slower, which a fixed order would pin on the same cells.
+    Every round times every cell once, in a new (seeded) order, so background load on the
+    machine spreads over all methods instead of landing on whichever ran then. A request
+    that directly follows a heavy one (a parallel ``COUNT(*)`` over a million rows) runs
+    slower whatever it is, so each timed request follows an untimed one of the same cell:
+    every cell is timed in the same steady state, whatever ran before it.
     """
     calls = {(name, depth): make(depth) for name, make in methods.items() for depth in DEPTHS}
     for call in calls.values():
@@ -310,6 +334,7 @@ def measure(
         shuffle(order)
         for cell in order:
             call = calls[cell]
+            call()
             started = time.perf_counter()
             call()
             samples[cell].append(time.perf_counter() - started)
@@ -329,6 +354,9 @@ def main() -> None:
         setup_django(db_name)
         fill(args.rows)
         methods = build_views()
+        if args.profile:
+            profile(methods, args.profile, args.repeat)
+            return
         if args.only:
             methods = {k: v for k, v in methods.items() if k in args.only.split(",")}
         else:

@@ -44,6 +44,14 @@ def main(report_dir: str) -> int:
             total += int(suite.get("tests", 0))
             failures += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
     print(f"check_reports: {total} tests, {failures} failed, missing environments: {missing or 'none'}")
+    coverage_xml = ROOT / "coverage.xml"
+    if coverage_xml.exists():
+        # tox -p hides the coverage env's report when it passes; show the combined figure.
+        root = ET.parse(coverage_xml).getroot()
+        print(
+            f"check_reports: combined coverage {float(root.get('line-rate', 0)) * 100:.1f}% of lines, "
+            f"{float(root.get('branch-rate', 0)) * 100:.1f}% of branches"
+        )
     if missing or failures or total == 0:
         return 1
     return 0

@@ -164,6 +164,7 @@ def cmd_save(k: int, n: int) -> dict[str, Any]:
     for _ in range(n):
         if k and SYSTEM not in ("plain", "drfext"):
             _populate(k)
+            time.sleep(0.2)  # let Redis and PostgreSQL settle after the burst of writes
         obj.price = (obj.price + 1) % 1000
         gc.collect()  # populating k queries leaves garbage; do not time its collection
         before = _trips[0]

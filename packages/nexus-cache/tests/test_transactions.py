@@ -254,3 +254,63 @@ def test_dirty_reads_bypass_without_taking_the_stampede_lock() -> None:
         assert prices() == [2]
         assert _store.cache().get(_core._lock_key(key)) is None
     assert prices() == [2]
+
+
+class _FakeConnection:
+    def __init__(self, vendor: str, level: Any = None, journal: str = "delete") -> None:
+        self.vendor = vendor
+        self.isolation_level = level
+        self.in_atomic_block = True
+        self.alias = "default"
+        journal_mode = journal
+
+        class Raw:
+            def execute(self, sql: str) -> Any:
+                class Cursor:
+                    def fetchone(self) -> tuple[str]:
+                        return (journal_mode,)
+
+                return Cursor()
+
+        self.connection = Raw()
+
+
+@pytest.mark.parametrize(
+    ("conn", "stores"),
+    [
+        (_FakeConnection("postgresql", None), True),
+        (_FakeConnection("postgresql", 1), True),  # psycopg2 READ COMMITTED
+        (_FakeConnection("postgresql", 3), False),  # psycopg2 REPEATABLE READ
+        (_FakeConnection("sqlite", journal="delete"), True),
+        (_FakeConnection("sqlite", journal="wal"), False),
+        (_FakeConnection("mysql"), False),
+    ],
+)
+def test_values_computed_in_snapshot_transactions_are_not_stored(conn: Any, stores: bool) -> None:
+    from nexus_cache import _tracking
+
+    assert _tracking._snapshot_per_statement(conn) is stores
+    if conn.vendor == "postgresql":
+        import psycopg
+
+        named = _FakeConnection("postgresql", psycopg.IsolationLevel.REPEATABLE_READ)
+        assert _tracking._snapshot_per_statement(named) is False
+        ok = _FakeConnection("postgresql", psycopg.IsolationLevel.READ_COMMITTED)
+        assert _tracking._snapshot_per_statement(ok) is True
+
+
+def test_reads_under_a_transaction_snapshot_are_served_but_not_stored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nexus_cache import _tracking
+
+    Listing.objects.create(city="Lagos", price=1)
+    monkeypatch.setattr(_tracking, "_snapshot_per_statement", lambda conn: False)
+    with transaction.atomic():
+        assert prices() == [1]
+        with queries() as ctx:
+            assert prices() == [1]
+        assert len(ctx) == 1
+    assert prices() == [1]  # outside the transaction: stored
+    with no_queries():
+        assert prices() == [1]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from nexus_cache.models import CachedManager, CacheInvalidationMixin
+from nexus_cache.models import CachedManager, CachedQuerySet, CacheInvalidationMixin
 
 
 class Host(CacheInvalidationMixin):
@@ -44,3 +44,9 @@ class Hotel(Place):
     stars = models.IntegerField(default=3)
 
     objects = CachedManager()
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=20)
+
+    objects = CachedQuerySet.as_manager()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 
 from nexus_testing import database_settings, redis_url
@@ -32,11 +34,14 @@ DATABASES = {"default": database_settings("nexus_cache")}
 # A read replica of default (the same database in tests): tokens map to default's.
 DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 
+_FILE_CACHE_DIR = tempfile.mkdtemp(prefix="nexus-cache-tests-")
+atexit.register(shutil.rmtree, _FILE_CACHE_DIR, ignore_errors=True)
+
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "nexus-cache-tests"},
     "file": {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": tempfile.mkdtemp(prefix="nexus-cache-tests-"),
+        "LOCATION": _FILE_CACHE_DIR,
     },
     "db": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "nexus_cache_test_table"},
     "redis": {

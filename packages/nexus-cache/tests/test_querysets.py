@@ -271,3 +271,18 @@ def test_lazy_filters_behave_like_filters(data: dict[str, object]) -> None:
     replaced.query = Listing.objects.filter(city="Kano").query
     assert replaced._nx_recipe is None
     assert [x.city for x in replaced] == ["Kano"]
+
+
+def test_as_manager_gives_a_cached_manager() -> None:
+    from tests.models import Tag
+
+    assert isinstance(Tag.objects, CachedManager)
+    Tag.objects.create(name="a")
+    assert [t.name for t in Tag.objects.cached(timeout=5)] == ["a"]
+    with no_queries():
+        assert [t.name for t in Tag.objects.cached(timeout=5)] == ["a"]
+    with pytest.raises(ValueError, match="positive"):
+        Tag.objects.cached(timeout=-3)
+    base = Tag.objects.all()
+    assert base.cached()._nx_opts is not None
+    assert base._nx_opts is None  # a queryset's .cached() never changes it

@@ -42,6 +42,12 @@ def _describe_prefetch(lookup: Any) -> str:
 _NOT_FOUND = ("nexus_cache", "row not found")
 
 
+def _options(timeout: int | None, stale: float | None, early: float | None) -> _core.Options:
+    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0):
+        raise ValueError(f".cached(timeout={timeout!r}): a timeout is a positive number of seconds")
+    return _core.Options(timeout=timeout, stale=stale, early=early)
+
+
 def _p(qs: Any) -> Any:
     """QuerySet internals (``_chain``, ``_fields``...) that django-stubs does not declare."""
     return qs
@@ -157,14 +163,19 @@ class CachedQuerySet(models.QuerySet[_M]):
         self, timeout: int | None = None, *, stale: float | None = None, early: float | None = None
     ) -> CachedQuerySet[_M]:
         """A clone whose evaluation uses the cache; valid until a table it reads is written."""
-        if timeout is not None and (
-            not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0
-        ):
-            raise ValueError(f".cached(timeout={timeout!r}): a timeout is a positive number of seconds")
         clone: CachedQuerySet[_M] = _p(self)._chain()
-        clone._nx_opts = _core.Options(timeout=timeout, stale=stale, early=early)
+        clone._nx_opts = _options(timeout, stale, early)
         clone._nx_recipe = self._nx_recipe
         return clone
+
+    @classmethod
+    def as_manager(cls) -> Any:
+        """A ``CachedManager`` for this queryset class (``objects = MyQuerySet.as_manager()``)."""
+        manager = CachedManager.from_queryset(cls)()
+        manager._built_with_as_manager = True
+        return manager
+
+    as_manager.queryset_only = True  # type: ignore[attr-defined]
 
     def uncached(self) -> CachedQuerySet[_M]:
         """A clone that reads the database directly."""
@@ -375,6 +386,17 @@ for _name in (
 
 class CachedManager(BaseManager.from_queryset(CachedQuerySet)):  # type: ignore[misc]
     """``objects = CachedManager()``: ``Model.objects.cached()...``."""
+
+    def cached(
+        self, timeout: int | None = None, *, stale: float | None = None, early: float | None = None
+    ) -> CachedQuerySet[Any]:
+        # The manager's fresh queryset is referenced by nobody else: mark it instead of
+        # cloning it (one Query copy less on every hit).
+        qs = self.get_queryset()
+        if isinstance(qs, CachedQuerySet) and qs._nx_opts is None and qs._result_cache is None:
+            qs._nx_opts = _options(timeout, stale, early)
+            return qs
+        return qs.cached(timeout, stale=stale, early=early)  # type: ignore[no-any-return]
 
 
 class CacheInvalidationMixin(models.Model):

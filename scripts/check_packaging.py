@@ -43,10 +43,20 @@ def main() -> int:
         for package in PACKAGES:
             module = package.replace("-", "_")
             version = re.search(
-                r'__version__ = "([^"]+)"', (ROOT / "packages" / package / "src" / module / "__init__.py").read_text()
+                r'__version__ = "([^"]+)"',
+                (ROOT / "packages" / package / "src" / module / "__init__.py").read_text(),
             )
             assert version, f"{package}: no __version__"
-            sh(sys.executable, "-m", "build", "--installer", "uv", "--outdir", dist / package, ROOT / "packages" / package)
+            sh(
+                sys.executable,
+                "-m",
+                "build",
+                "--installer",
+                "uv",
+                "--outdir",
+                dist / package,
+                ROOT / "packages" / package,
+            )
             [wheel] = (dist / package).glob("*.whl")
             [sdist] = (dist / package).glob("*.tar.gz")
             names = zipfile.ZipFile(wheel).namelist()
@@ -65,7 +75,8 @@ def main() -> int:
         sh(env_dir / "bin" / "django-admin", "startproject", "newproject", project)
         settings = project / "newproject" / "settings.py"
         base = settings.read_text().replace(
-            "INSTALLED_APPS = [", 'INSTALLED_APPS = [\n    "nexus_cache",\n    "nexus_tasks",\n    "nexus_api",'
+            "INSTALLED_APPS = [",
+            'INSTALLED_APPS = [\n    "nexus_cache",\n    "nexus_tasks",\n    "nexus_api",',
         )
         settings.write_text(base)
         sh(python, "manage.py", "check", cwd=project)

@@ -23,6 +23,7 @@ _MARKERS = {
     "requires_postgres": Service.POSTGRES,
     "requires_redis": Service.REDIS,
     "requires_rabbitmq": Service.RABBITMQ,
+    "requires_memcached": Service.MEMCACHED,
 }
 
 

@@ -13,12 +13,14 @@ from urllib.parse import unquote, urlsplit
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
+DEFAULT_MEMCACHED_URL = "memcached://127.0.0.1:11211"
 
 
 class Service(enum.Enum):
     POSTGRES = "postgres"
     REDIS = "redis"
     RABBITMQ = "rabbitmq"
+    MEMCACHED = "memcached"
 
 
 def services_required() -> bool:
@@ -43,6 +45,16 @@ def rabbitmq_url() -> str:
     return os.environ.get("RABBITMQ_URL") or DEFAULT_RABBITMQ_URL
 
 
+def memcached_url() -> str:
+    return os.environ.get("MEMCACHED_URL") or DEFAULT_MEMCACHED_URL
+
+
+def memcached_location() -> str:
+    """``host:port`` as Django's PyMemcacheCache LOCATION expects it."""
+    parts = urlsplit(memcached_url())
+    return f"{parts.hostname or '127.0.0.1'}:{parts.port or 11211}"
+
+
 def postgres_configured() -> bool:
     """True unless the suite was pointed at SQLite on purpose (DATABASE_URL=sqlite://...)."""
     return not database_url().startswith("sqlite:")
@@ -53,6 +65,7 @@ def service_url(service: Service) -> str:
         Service.POSTGRES: database_url,
         Service.REDIS: redis_url,
         Service.RABBITMQ: rabbitmq_url,
+        Service.MEMCACHED: memcached_url,
     }[service]()
 
 
@@ -64,6 +77,7 @@ _DEFAULT_PORTS = {
     "amqp": 5672,
     "amqps": 5671,
     "pyamqp": 5672,
+    "memcached": 11211,
 }
 
 

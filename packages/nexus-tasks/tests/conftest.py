@@ -38,16 +38,18 @@ class Worker:
     holds the broker connection, so SIGKILL really takes the unacknowledged message down
     with it."""
 
-    def __init__(self, app_name: str, app: Celery, db_name: str) -> None:
+    def __init__(self, app_name: str, app: Celery, db_name: str, pool: str = "solo") -> None:
+        self.pool = pool
         self.app_name = app_name
         self.app = app
         self.db_name = db_name
         self.proc: subprocess.Popen[bytes] | None = None
+        self.queues: str | None = None
         self.generation = 0
 
     @property
     def hostname(self) -> str:
-        return f"{self.app_name}-{os.getpid()}-{self.generation}@nexus"
+        return f"{self.app_name}-{self.pool}-{os.getpid()}-{self.generation}@nexus"
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -61,7 +63,7 @@ class Worker:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR), env.get("PYTHONPATH")]))
         log = (
             Path(os.environ.get("NEXUS_TASKS_TEST_LOGDIR") or tempfile.gettempdir())
-            / f"{env['NEXUS_TASKS_TEST_NS']}-{self.app_name}.log"
+            / f"{env['NEXUS_TASKS_TEST_NS']}-{self.app_name}-{self.pool}.log"
         )
         self.log_path = log
         offset = log.stat().st_size if log.exists() else 0
@@ -74,9 +76,9 @@ class Worker:
                     "-A",
                     f"tests.celery_app:{self.app_name}",
                     "worker",
-                    "--pool=solo",
+                    f"--pool={self.pool}",
                     "-Q",
-                    f"{env['NEXUS_TASKS_TEST_NS']},{env['NEXUS_TASKS_TEST_NS']}.high",
+                    self.queues or f"{env['NEXUS_TASKS_TEST_NS']},{env['NEXUS_TASKS_TEST_NS']}.high",
                     "--concurrency=1",
                     "-n",
                     self.hostname,
@@ -150,7 +152,11 @@ def _delete_own_queues() -> None:
         with contextlib.suppress(Exception), app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1)
             channel = conn.default_channel
-            for queue in (celery_app.NAMESPACE, f"{celery_app.NAMESPACE}.high"):
+            for queue in (
+                celery_app.NAMESPACE,
+                f"{celery_app.NAMESPACE}.high",
+                f"{celery_app.NAMESPACE}.prefork",
+            ):
                 with contextlib.suppress(Exception):
                     channel.queue_delete(queue)
 
@@ -217,6 +223,19 @@ def _worker_for(broker: str) -> Worker:
 def worker(broker: str, transactional_db: None) -> Worker:
     """A live worker for ``broker`` on the session's queue (restarted if a test killed it)."""
     return _worker_for(broker)
+
+
+@pytest.fixture
+def prefork_worker(redis_broker: str, transactional_db: None) -> Iterator[Worker]:
+    """A prefork worker (hard time limits need a child process to kill) on its own
+    queue, for the one test about time-limit kills; stopped after the test."""
+    from tests import celery_app
+
+    worker = Worker("redis_app", celery_app.redis_app, connection.settings_dict["NAME"], pool="prefork")
+    worker.queues = f"{celery_app.NAMESPACE}.prefork"
+    worker.start()
+    yield worker
+    worker.stop()
 
 
 @pytest.fixture

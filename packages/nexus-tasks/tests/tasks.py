@@ -127,3 +127,10 @@ def unique_marked(tag: str, seconds: float) -> str:
     time.sleep(seconds)
     Event.objects.create(tag=tag, kind="ran")
     return tag
+
+
+@task(unique=True, unique_ttl=60, time_limit=1)
+def unique_overrunning(tag: str) -> None:
+    """Killed by the hard time limit (prefork pool) long before its lock would expire."""
+    _mark(f"{tag}:running")
+    time.sleep(30)

@@ -190,3 +190,17 @@ def test_a_message_that_keeps_killing_workers_is_dead_lettered(worker, unique_na
     assert letter.reason == "worker_lost"
     assert "delivered 5 times" in letter.error
     assert kinds(tag) == ["started"]  # not run again
+
+
+def test_hard_time_limit_kill_releases_the_unique_lock(prefork_worker, unique_namespace: str) -> None:
+    from tests.celery_app import NAMESPACE
+    from tests.tasks import unique_overrunning
+
+    tag = unique_namespace
+    result = unique_overrunning.enqueue(tag, queue=f"{NAMESPACE}.prefork")
+    key = unique_lock_key(unique_overrunning.name, [tag], {}, None)
+    wait_for(lambda: running(tag))
+    started = time.monotonic()
+    wait_for(lambda: get_store().get(key, "default") is None, timeout=20)
+    assert time.monotonic() - started < 15  # the kill released it, not the 60 s TTL
+    assert result.state == states.FAILURE

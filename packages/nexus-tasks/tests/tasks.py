@@ -134,3 +134,14 @@ def unique_overrunning(tag: str) -> None:
     """Killed by the hard time limit (prefork pool) long before its lock would expire."""
     _mark(f"{tag}:running")
     time.sleep(30)
+
+
+@task(bind=True, idempotent=True)
+def idempotent_progress(self: Any, tag: str, steps: int, pause: float) -> int:
+    """Its body runs inside a database transaction (idempotent, database store); its
+    progress must still be visible outside while it runs."""
+    Event.objects.create(tag=tag, kind="ran")
+    for step in range(steps):
+        self.report_progress(step + 1, steps, "working")
+        time.sleep(pause)
+    return steps

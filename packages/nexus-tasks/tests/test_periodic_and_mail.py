@@ -164,3 +164,21 @@ def test_smtp_failures_are_retried_in_the_worker(settings) -> None:  # type: ign
     captured.run()
     assert FlakySMTP.failures == 0
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mail_goes_through_the_outbox_when_configured(settings) -> None:  # type: ignore[no-untyped-def]
+    from django.db import transaction
+
+    from nexus_tasks.models import OutboxMessage
+
+    settings.NEXUS_TASKS = {**settings.NEXUS_TASKS, "DISPATCH": "outbox"}
+    with capture_tasks(run_on_commit=False) as captured, transaction.atomic():
+        assert CeleryEmailBackend().send_messages([make_message()]) == 1
+        assert (
+            OutboxMessage.objects.filter(task_name="nexus_tasks.send_email", sent_at__isnull=True).count()
+            == 1
+        )
+        assert len(captured) == 0  # nothing before the commit
+    assert captured.names == ["nexus_tasks.send_email"]
+    assert OutboxMessage.objects.get(task_name="nexus_tasks.send_email").sent_at is not None

@@ -88,3 +88,26 @@ def test_health_reports_workers_backlog_and_dead_letters(worker, unique_namespac
     call_command("nexus_tasks", "relay", "--once")
     assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
     wait_for(lambda: json.loads(APIClient().get("/health/").content)["healthy"])
+
+
+def test_progress_of_a_body_inside_a_transaction_is_visible_outside(
+    worker, users, unique_namespace: str
+) -> None:
+    from tests.models import Event
+    from tests.tasks import idempotent_progress
+
+    owner, _ = users
+    result = idempotent_progress.enqueue_with(args=(unique_namespace, 3, 0.4), owner=owner)
+    client = APIClient()
+    client.force_authenticate(owner)
+
+    def in_progress():  # type: ignore[no-untyped-def]
+        body = client.get(f"/tasks/{result.id}/").json()
+        return body if body["state"] == "PROGRESS" else None
+
+    body = wait_for(in_progress, interval=0.02)
+    assert body["progress"]["message"] == "working"
+    # The body's own write is still uncommitted while its progress is already visible.
+    assert not Event.objects.filter(tag=unique_namespace).exists()
+    assert result.get(timeout=20) == 3
+    assert Event.objects.filter(tag=unique_namespace).count() == 1

@@ -29,6 +29,7 @@ BACKENDS = [
     pytest.param("file", id="file"),
     pytest.param("db", id="db"),
     pytest.param("redis", id="redis", marks=pytest.mark.requires_redis),
+    pytest.param("memcached", id="memcached", marks=pytest.mark.requires_memcached),
 ]
 
 
@@ -36,9 +37,15 @@ BACKENDS = [
 def backend(request: pytest.FixtureRequest, nexus_namespace: str) -> Iterator[str]:
     """Run a test on each Django cache backend (the alias becomes CACHE_ALIAS)."""
     alias: str = request.param
-    with override_settings(
-        NEXUS_CACHE={"KEY_PREFIX": nexus_namespace, "CACHE_ALIAS": alias, "STAMPEDE_LOCK_TIMEOUT": 2.0}
-    ):
+    config: dict[str, object] = {
+        "KEY_PREFIX": nexus_namespace,
+        "CACHE_ALIAS": alias,
+        "STAMPEDE_LOCK_TIMEOUT": 2.0,
+    }
+    if alias == "memcached":
+        # Memcached cannot list keys, so nothing is deleted afterwards: keep tokens short-lived.
+        config["TOKEN_TIMEOUT"] = 600
+    with override_settings(NEXUS_CACHE=config):
         yield alias
     if alias == "redis":
         _delete_redis_prefix(nexus_namespace)

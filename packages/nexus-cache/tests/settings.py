@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import atexit
+import secrets
 import shutil
 import tempfile
 
-from nexus_testing import database_settings, redis_url
+from nexus_testing import database_settings, memcached_location, redis_url
 
 SECRET_KEY = "nexus-cache-tests-not-secret"
 DEBUG = False
@@ -48,6 +49,14 @@ CACHES = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": redis_url(),
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+    },
+    # Shared with other suites and never flushed: a prefix of its own per session (memcached
+    # cannot list keys, so nothing is deleted; every key nexus-cache writes expires).
+    "memcached": {
+        "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+        "LOCATION": memcached_location(),
+        "KEY_PREFIX": f"nxs{secrets.token_hex(4)}",
+        "OPTIONS": {"connect_timeout": 1, "timeout": 1},
     },
 }
 

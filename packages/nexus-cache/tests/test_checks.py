@@ -44,3 +44,15 @@ def test_timeout_must_be_finite() -> None:
 def test_missing_cache_alias_fails_manage_check() -> None:
     with pytest.raises(SystemCheckError, match=r"nexus_cache\.E005"):
         call_command("check")
+
+
+@pytest.mark.parametrize("prefix", ["", "has space", "tab\there", "x" * 65])
+def test_key_prefix_must_be_memcached_safe(prefix: str) -> None:
+    with override_settings(NEXUS_CACHE={"KEY_PREFIX": prefix}):
+        assert ids(check_settings()) == ["nexus_cache.E007"]
+
+
+@pytest.mark.parametrize("prefix", ["nx", "{nx}", "app.v2-cache_", "x" * 64])
+def test_key_prefix_accepted(prefix: str) -> None:
+    with override_settings(NEXUS_CACHE={"KEY_PREFIX": prefix}):
+        assert check_settings() == []

@@ -6,13 +6,14 @@ import logging
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
 from nexus_cache import _store, _tokens, cached, stats
-from nexus_testing import redis_url
+from nexus_testing import memcached_url, redis_url
 
 from tests.helpers import no_queries, queries
 from tests.models import Listing
@@ -62,8 +63,82 @@ def proxied_redis(tcp_proxy: Any, unique_namespace: str) -> Iterator[Any]:
             conn.delete(*keys)
 
 
+@pytest.fixture
+def proxied_memcached(tcp_proxy: Any, unique_namespace: str) -> Iterator[Any]:
+    proxy = tcp_proxy.for_url(memcached_url(), 11211).start()
+    through = urlsplit(proxy.url_through(memcached_url()))
+    cache_settings = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "proxied": {
+            "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+            "LOCATION": f"{through.hostname}:{through.port}",
+            "KEY_PREFIX": unique_namespace,
+            # pymemcache marks a failed server dead for dead_timeout seconds (default 60) and
+            # then answers every call silently (misses, unstored writes) instead of raising.
+            "OPTIONS": {"connect_timeout": 0.5, "timeout": 0.5, "dead_timeout": 0.2},
+        },
+    }
+    with (
+        override_settings(CACHES=cache_settings),
+        override_settings(
+            NEXUS_CACHE={
+                "CACHE_ALIAS": "proxied",
+                "KEY_PREFIX": unique_namespace,
+                "CIRCUIT_BREAKER_THRESHOLD": 1,
+                "CIRCUIT_BREAKER_COOLDOWN": 0.2,
+                "RETRY_INTERVAL": 0.1,
+                "STAMPEDE_LOCK_TIMEOUT": 1.0,
+                "TOKEN_TIMEOUT": 600,
+            }
+        ),
+    ):
+        yield proxy
+        proxy.restore()
+        caches["proxied"].close()
+
+
 def prices() -> list[int]:
     return [x.price for x in Listing.objects.cached(timeout=60).order_by("id")]
+
+
+# pymemcache's HashClient drops the client of a server it marks dead without closing its
+# socket; the ResourceWarning that follows is the library's, not ours.
+ignore_pymemcache_socket_leak = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+@pytest.mark.requires_memcached
+@ignore_pymemcache_socket_leak
+def test_memcached_outage_silent_write_failures_are_retried(proxied_memcached: Any) -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    assert prices() == [1]
+    with no_queries():
+        assert prices() == [1]
+    proxied_memcached.cut()
+    assert prices() == [1]  # from the database
+    a.price = 2
+    a.save()  # the token write fails (raised, or reported through set_many's return value)
+    assert _tokens.pending_retry()
+    assert prices() == [2]
+    proxied_memcached.restore()
+    deadline = time.monotonic() + 5
+    while _tokens.pending_retry() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _tokens.pending_retry()
+    assert prices() == [2]  # the entry for [1] is still stored; its token was replaced
+    with no_queries():
+        assert prices() == [2]
+
+
+@pytest.mark.requires_memcached
+@ignore_pymemcache_socket_leak
+def test_tokens_a_cache_reports_unstored_are_a_failure(proxied_memcached: Any) -> None:
+    proxied_memcached.cut()
+    with pytest.raises(Exception):  # noqa: B017 - whichever the client raises first
+        caches["proxied"].get("warm-up")  # the client notices and marks the server dead
+    # Marked dead, pymemcache raises nothing: set_many returns the keys it did not store.
+    assert caches["proxied"].set_many({"k": 1}, 5) == ["k"]
+    assert not _tokens.replace(["*|F|tests.unstored"])
+    assert "*|F|tests.unstored" in _tokens.pending_retry()
 
 
 @pytest.mark.requires_redis

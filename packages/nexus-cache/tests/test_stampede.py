@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from django.core.cache import close_caches
 from django.test import override_settings
 
 from nexus_cache import _core, _store, cached, stats
@@ -13,6 +14,7 @@ from nexus_cache import _core, _store, cached, stats
 STAMPEDE_BACKENDS = [
     pytest.param("default", id="locmem"),
     pytest.param("redis", id="redis", marks=pytest.mark.requires_redis),
+    pytest.param("memcached", id="memcached", marks=pytest.mark.requires_memcached),
 ]
 
 
@@ -32,10 +34,13 @@ def test_fifty_concurrent_misses_compute_once(backend: str) -> None:
     results: list[int] = []
 
     def worker() -> None:
-        barrier.wait()
-        value = slow(21)
-        with lock:
-            results.append(value)
+        try:
+            barrier.wait()
+            value = slow(21)
+            with lock:
+                results.append(value)
+        finally:
+            close_caches()  # this thread's cache connections (memcached clients are per thread)
 
     threads = [threading.Thread(target=worker) for _ in range(50)]
     for t in threads:

@@ -159,14 +159,33 @@ def replace(names: Iterable[str]) -> bool:
     if not names:
         return True
     retrying = pending_retry()
-    values = {key(n): new_value() for n in names | retrying}
     try:
-        _store.call(_store.cache().set_many, values, get_settings().TOKEN_TIMEOUT)
+        _write(names | retrying)
     except Exception:
         _queue_retry(names)
         return False
     _done_retry(retrying)
     return True
+
+
+def _write(names: Iterable[str]) -> None:
+    """Store new values for the tokens, or raise (CacheUnavailable, or the error itself when
+    ``FAIL_OPEN`` is off)."""
+    values = {key(n): new_value() for n in names}
+    _store.call(_set_many_strict, _store.cache(), values, get_settings().TOKEN_TIMEOUT)
+
+
+def _set_many_strict(cache: Any, values: dict[str, int], timeout: int) -> None:
+    # Memcached does not raise when a server is down (or marked dead for a while): set_many
+    # returns the keys it could not store. A token that was not replaced is a missed
+    # invalidation, so that is a failure like any other.
+    failed = cache.set_many(values, timeout)
+    if failed:
+        raise TokensNotStored(f"the cache did not store {len(failed)} of {len(values)} token(s)")
+
+
+class TokensNotStored(Exception):
+    """The cache accepted a token write without storing it (memcached's set_many)."""
 
 
 def pending_retry() -> frozenset[str]:
@@ -212,9 +231,8 @@ def flush_retry() -> bool:
     if not names:
         return True
     _stats.incr("retries")
-    values = {key(n): new_value() for n in names}
     try:
-        _store.call(_store.cache().set_many, values, get_settings().TOKEN_TIMEOUT)
+        _write(names)
     except Exception:
         return False
     _done_retry(names)

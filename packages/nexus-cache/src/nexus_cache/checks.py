@@ -37,6 +37,13 @@ def _has_type(value: object, types: tuple[type, ...]) -> bool:
     return isinstance(value, types)
 
 
+_MAX_PREFIX = 64
+
+
+def _key_prefix_ok(prefix: str) -> bool:
+    return 0 < len(prefix) <= _MAX_PREFIX and all(32 < ord(c) != 127 for c in prefix)
+
+
 @register(Tags.caches)
 def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
     raw = user_settings()
@@ -73,6 +80,17 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
                 f"{SETTING_NAME}['TIMEOUT'] must be a positive number of seconds.",
                 hint="Entries must expire so that a partition cannot keep stale data forever.",
                 id="nexus_cache.E004",
+            )
+        )
+    prefix = raw.get("KEY_PREFIX", DEFAULTS["KEY_PREFIX"])
+    if isinstance(prefix, str) and not _key_prefix_ok(prefix):
+        errors.append(
+            Error(
+                f"{SETTING_NAME}['KEY_PREFIX'] is {prefix!r}: it must be 1 to {_MAX_PREFIX} characters "
+                "without spaces or control characters.",
+                hint="It starts every key nexus-cache writes; memcached rejects keys longer than 250 "
+                "characters or containing whitespace, and Django warns about them on every backend.",
+                id="nexus_cache.E007",
             )
         )
     alias = raw.get("CACHE_ALIAS", DEFAULTS["CACHE_ALIAS"])

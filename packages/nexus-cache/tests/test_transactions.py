@@ -314,3 +314,168 @@ def test_reads_under_a_transaction_snapshot_are_served_but_not_stored(
     assert prices() == [1]  # outside the transaction: stored
     with no_queries():
         assert prices() == [1]
+
+
+@pytest.fixture
+def invalidations() -> Any:
+    seen: list[frozenset[str]] = []
+
+    def receiver(sender: Any, alias: str | None, tokens: frozenset[str], **kw: Any) -> None:
+        seen.append(tokens)
+
+    invalidated.connect(receiver)
+    yield seen
+    invalidated.disconnect(receiver)
+
+
+@pytest.fixture
+def manual() -> Any:
+    """Manual transaction management on the default connection, always switched back."""
+    transaction.set_autocommit(False)
+    try:
+        yield connection
+    finally:
+        if not connection.get_autocommit():
+            connection.rollback()
+            transaction.set_autocommit(True)
+
+
+def test_manual_transaction_replaces_tokens_after_the_real_commit(manual: Any, invalidations: Any) -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    manual.commit()
+    invalidations.clear()
+    assert prices() == [1]
+    assert [h.name for h in Host.objects.cached()] == []
+    Listing.objects.filter(pk=a.pk).update(price=2)
+    assert invalidations == []  # not before the COMMIT
+    with queries() as ctx:
+        assert prices() == [2]  # read-your-own-writes: bypassed, not stored
+    assert len(ctx) == 1
+    with no_queries():  # tables it did not write are still served
+        assert [h.name for h in Host.objects.cached()] == []
+    manual.commit()
+    assert any("default|T|tests_listing" in t for t in invalidations)
+    assert prices() == [2]
+    with no_queries():
+        assert prices() == [2]
+
+
+def test_manual_transaction_rollback_drops_the_invalidation(manual: Any, invalidations: Any) -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    manual.commit()
+    assert prices() == [1]
+    invalidations.clear()
+    Listing.objects.filter(pk=a.pk).update(price=2)
+    manual.rollback()
+    assert invalidations == []
+    with no_queries():
+        assert prices() == [1]  # still valid: the write never happened
+    Listing.objects.filter(pk=a.pk).update(price=3)
+    manual.commit()
+    assert prices() == [3]
+
+
+def test_atomic_inside_manual_transaction_waits_for_the_commit(manual: Any, invalidations: Any) -> None:
+    Listing.objects.create(city="Lagos", price=1)
+    Host.objects.create(name="Ada")
+    manual.commit()
+    invalidations.clear()
+    assert prices() == [1]
+    with transaction.atomic():
+        Listing.objects.update(price=2)
+        try:
+            with transaction.atomic():
+                Host.objects.update(name="Bola")
+                raise ValueError
+        except ValueError:
+            pass
+    # The block ended without committing (autocommit is off): still pending, still dirty.
+    assert invalidations == []
+    with queries() as ctx:
+        assert prices() == [2]
+    assert len(ctx) == 1
+    manual.commit()
+    [tokens] = invalidations
+    assert "default|T|tests_listing" in tokens
+    assert "default|T|tests_host" not in tokens  # its savepoint was rolled back
+    assert prices() == [2]
+
+
+def test_invalidate_inside_manual_transaction_waits_for_the_commit(manual: Any, invalidations: Any) -> None:
+    from nexus_cache import invalidate
+
+    Listing.objects.create(city="Lagos", price=1)
+    manual.commit()
+    invalidations.clear()
+    invalidate(Listing)
+    assert invalidations == []
+    manual.commit()
+    assert len(invalidations) == 1
+
+
+@pytest.mark.requires_postgres
+def test_manual_transaction_reader_caches_before_the_commit_then_fresh() -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    updated, reader_done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        transaction.set_autocommit(False)
+        try:
+            Listing.objects.filter(pk=a.pk).update(price=2)
+            updated.set()
+            assert reader_done.wait(TIMEOUT)
+            transaction.commit()
+        finally:
+            transaction.set_autocommit(True)
+
+    w = in_thread(writer)
+    assert updated.wait(TIMEOUT)
+    assert prices() == [1]  # the uncommitted write is invisible; stored under the old token
+    with no_queries():
+        assert prices() == [1]
+    reader_done.set()
+    join(w)
+    assert prices() == [2]  # the token changed after the COMMIT: never served stale
+
+
+def test_switching_autocommit_back_on_commits_on_sqlite(invalidations: Any) -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    assert prices() == [1]
+    invalidations.clear()
+    transaction.set_autocommit(False)
+    Listing.objects.filter(pk=a.pk).update(price=2)
+    if connection.vendor == "postgresql":
+        # PostgreSQL refuses to switch with a transaction open: nothing was committed.
+        with pytest.raises(Exception, match="autocommit"):
+            transaction.set_autocommit(True)
+        assert invalidations == []
+        connection.commit()
+        transaction.set_autocommit(True)
+    else:
+        # SQLite (and MySQL) commit the open transaction when autocommit comes back on.
+        transaction.set_autocommit(True)
+    assert len(invalidations) == 1
+    assert prices() == [2]
+
+
+def test_reconnect_forgets_what_the_closed_transaction_wrote(invalidations: Any) -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    assert prices() == [1]
+    invalidations.clear()
+    transaction.set_autocommit(False)
+    Listing.objects.filter(pk=a.pk).update(price=2)
+    connection.close()  # the server rolls the transaction back
+    if connection.connection is not None:
+        # Django never closes an in-memory SQLite database (that would lose it): the
+        # transaction is still open, and so is its invalidation.
+        assert invalidations == []
+        connection.commit()
+        transaction.set_autocommit(True)
+        assert len(invalidations) == 1
+        assert prices() == [2]
+        return
+    connection.ensure_connection()
+    assert connection.get_autocommit()
+    with no_queries():
+        assert prices() == [1]
+    assert invalidations == []

@@ -66,7 +66,7 @@ def primary_aliases() -> list[str]:
 
 def after_commit(alias: str | None, names: set[str]) -> None:
     """Replace tokens after the surrounding transaction commits (now, outside one)."""
-    in_tx = [conn for conn in connections.all(initialized_only=True) if conn.in_atomic_block]
+    in_tx = [conn for conn in connections.all(initialized_only=True) if _tracking.in_transaction(conn)]
     if not in_tx:
         _tracking.apply_invalidation(alias, names)
         return

@@ -17,6 +17,8 @@ be forgotten.
 from __future__ import annotations
 
 import contextvars
+import functools
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -30,6 +32,8 @@ from django.db.models.signals import class_prepared
 from nexus_cache import _sql, _stats, _store, _tokens
 from nexus_cache.conf import _reload_hooks, get_settings
 from nexus_cache.signals import invalidated
+
+logger = logging.getLogger("nexus_cache")
 
 # -- schema knowledge ---------------------------------------------------------------------
 
@@ -107,19 +111,29 @@ def write_names(ns: str, stmt: _sql.Statement, params: Any, many: bool) -> set[s
 # -- pending invalidations of open transactions ------------------------------------------------
 
 _PENDING_ATTR = "_nexus_cache_pending"
+_MANUAL_ATTR = "_nexus_cache_manual"
 
 
 class _Pending:
-    """The tokens one transaction (or savepoint level) will replace when it commits."""
+    """The tokens one transaction (or savepoint level) will replace when it commits.
 
-    __slots__ = ("alias", "names")
+    Registered with ``transaction.on_commit`` so that Django drops it when its savepoint
+    rolls back. It is applied by the commit hook below right after the real COMMIT (Django
+    runs on_commit callbacks of a manually managed connection only when autocommit is
+    switched back on, which may be never); the on_commit call then finds it done.
+    """
+
+    __slots__ = ("alias", "done", "names")
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
         self.names: set[str] = set()
+        self.done = False
 
     def __call__(self) -> None:
-        apply_invalidation(self.alias, self.names)
+        if not self.done:
+            self.done = True
+            apply_invalidation(self.alias, self.names)
 
 
 def apply_invalidation(alias: str | None, names: set[str], *, guard: bool = True) -> None:
@@ -141,6 +155,17 @@ def _has_replicas(alias: str) -> bool:
     return any(_tokens.namespace(other) == ns and other != alias for other in connections)
 
 
+def in_transaction(conn: BaseDatabaseWrapper) -> bool:
+    """Inside ``atomic()``, or in a transaction opened by ``set_autocommit(False)``."""
+    return bool(conn.in_atomic_block or _manual(conn))
+
+
+def _manual(conn: BaseDatabaseWrapper) -> bool:
+    # ``autocommit`` is False on a wrapper that never connected, too: only an open
+    # connection can hold a transaction.
+    return conn.connection is not None and not conn.autocommit
+
+
 def register_write(conn: BaseDatabaseWrapper, names: set[str]) -> None:
     if not names:
         return
@@ -154,8 +179,11 @@ def register_write(conn: BaseDatabaseWrapper, names: set[str]) -> None:
             transaction.on_commit(p, using=conn.alias, robust=True)
         p.names |= names
         return
-    # Autocommit: the statement has committed. (Manual transaction management cannot be
-    # hooked; replacing now is the best available, documented as unsupported.)
+    if _manual(conn):
+        # Manual transaction management: replaced by the commit hook, dropped on rollback.
+        conn.__dict__.setdefault(_MANUAL_ATTR, set()).update(names)
+        return
+    # Autocommit: the statement has committed.
     apply_invalidation(conn.alias, names)
 
 
@@ -167,19 +195,90 @@ def dirty() -> frozenset[str]:
     """Tokens that open transactions in this thread have written and not committed."""
     out: set[str] = set()
     for conn in connections.all(initialized_only=True):
+        manual: set[str] | None = conn.__dict__.get(_MANUAL_ATTR)
+        if manual:
+            out |= manual
         pending: dict[tuple[Any, ...], _Pending] | None = conn.__dict__.get(_PENDING_ATTR)
         if not pending:
             continue
-        if not conn.in_atomic_block:
-            pending.clear()
-            continue
         live = {id(item[1]) for item in conn.run_on_commit}
         for sids, p in list(pending.items()):
-            if id(p) in live:
+            if id(p) in live and not p.done:
                 out |= p.names
-            else:  # committed, or rolled back with its savepoint
+            else:  # committed, or rolled back (with its savepoint)
                 del pending[sids]
     return frozenset(out)
+
+
+# -- commit and rollback hooks ------------------------------------------------------------------
+#
+# Django has no hook for the COMMIT of a manually managed transaction (``on_commit`` raises
+# outside ``atomic()`` when autocommit is off), so the connection's own ``commit``,
+# ``rollback``, ``close`` and ``set_autocommit`` are wrapped, per connection object. Every COMMIT
+# Django issues goes through ``commit()`` (``atomic()`` calls it too); switching autocommit
+# back on commits an open transaction on SQLite and MySQL (PostgreSQL refuses to switch
+# while one is open).
+
+
+def _committed(conn: BaseDatabaseWrapper) -> None:
+    """Replace what the transaction that just committed wrote. Never raises: the commit
+    itself succeeded, and an exception here would make the caller think it had not."""
+    names: set[str] = conn.__dict__.pop(_MANUAL_ATTR, None) or set()
+    pending: dict[tuple[Any, ...], _Pending] = conn.__dict__.get(_PENDING_ATTR) or {}
+    live = [p for p in pending.values() if not p.done and _alive(conn, p)]
+    for p in live:
+        p.done = True
+        names |= p.names
+    if not names:
+        return
+    try:
+        apply_invalidation(conn.alias, names)
+    except Exception:
+        logger.exception("nexus_cache: invalidation after commit on %r failed", conn.alias)
+
+
+def _rolled_back(conn: BaseDatabaseWrapper) -> None:
+    conn.__dict__.pop(_MANUAL_ATTR, None)
+
+
+def _hook_transactions(conn: BaseDatabaseWrapper) -> None:
+    if conn.__dict__.get("_nexus_cache_hooked"):
+        return
+    conn.__dict__["_nexus_cache_hooked"] = True
+    commit, rollback, close, set_autocommit = conn.commit, conn.rollback, conn.close, conn.set_autocommit
+
+    @functools.wraps(commit)
+    def nexus_commit() -> None:
+        commit()
+        _committed(conn)
+
+    @functools.wraps(rollback)
+    def nexus_rollback() -> None:
+        try:
+            rollback()
+        finally:
+            _rolled_back(conn)
+
+    @functools.wraps(close)
+    def nexus_close() -> None:
+        try:
+            close()
+        finally:
+            # The server rolls back what a closed connection left open. (Django keeps an
+            # in-memory SQLite database open through close(): its transaction lives on.)
+            if conn.connection is None or conn.closed_in_transaction:
+                _rolled_back(conn)
+
+    @functools.wraps(set_autocommit)
+    def nexus_set_autocommit(autocommit: bool, *args: Any, **kwargs: Any) -> None:
+        set_autocommit(autocommit, *args, **kwargs)
+        if autocommit:
+            _committed(conn)
+
+    conn.commit = nexus_commit  # type: ignore[method-assign]
+    conn.rollback = nexus_rollback  # type: ignore[method-assign]
+    conn.close = nexus_close  # type: ignore[method-assign]
+    conn.set_autocommit = nexus_set_autocommit  # type: ignore[method-assign]
 
 
 # -- dependency discovery -------------------------------------------------------------------
@@ -228,7 +327,7 @@ class Recorder:
                 names.add(_tokens.table(ns, t))
         if stmt.opaque:
             names.add(_tokens.any_write(ns))
-        if conn.in_atomic_block and not _snapshot_per_statement(conn):
+        if in_transaction(conn) and not _snapshot_per_statement(conn):
             self.unsafe = True
         self.need(names)
 
@@ -312,7 +411,7 @@ def _execute_wrapper(
         if rec is not None:
             rec.wrote = True
         names = write_names(_tokens.namespace(conn.alias), stmt, params, many)
-        if names and not conn.in_atomic_block and _statement_stays_open(conn, sql):
+        if names and not in_transaction(conn) and _statement_stays_open(conn, sql):
             _defer(conn, context.get("cursor"), names)
         else:
             register_write(conn, names)
@@ -364,6 +463,7 @@ def install(conn: BaseDatabaseWrapper) -> None:
     # wrapper on exit, which must stay the user's own.
     if _execute_wrapper not in conn.execute_wrappers:
         conn.execute_wrappers.insert(0, _execute_wrapper)
+    _hook_transactions(conn)
 
 
 def _on_connection_created(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:

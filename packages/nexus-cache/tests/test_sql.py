@@ -155,3 +155,28 @@ def test_pk_in_lists_of_any_length(table: str, n: int) -> None:
     [w] = p(f'DELETE FROM "{table}" WHERE "{table}"."id" IN ({holders})').writes
     assert w.rows is not None
     assert w.rows.keys(tuple(range(n)), many=False) == {str(i) for i in range(n)}
+
+
+@pytest.mark.parametrize(
+    ("sql", "tag"),
+    [
+        ('UPDATE "t" SET "a" = 1 WHERE "t"."id" = 2', "/*nexus_cache:t*/"),
+        ("WITH x AS (UPDATE u SET a = 1 RETURNING id) DELETE FROM t", "/*nexus_cache:t,u*/"),
+        ("CALL refresh_everything()", "/*nexus_cache:**/"),
+        ("UPDATE t SET a = 1; UPDATE u SET a = 1", None),  # maybe two statements: untagged
+        ("UPDATE t SET a = 'x;y'", None),  # (conservative: any semicolon)
+        ('UPDATE "we ird" SET a = 1', None),  # a name the trigger's list could not hold
+        ("UPDATE ignored SET a = 1", None),  # IGNORE_TABLES: nexus-cache did not handle it
+    ],
+)
+def test_handled_writes_are_tagged_for_the_postgres_trigger(sql: str, tag: str | None) -> None:
+    from django.test import override_settings
+
+    from nexus_cache._tracking import tag_handled
+
+    with override_settings(NEXUS_CACHE={"IGNORE_TABLES": ["ignored"]}):
+        tagged = tag_handled(sql, p(sql))
+    if tag is None:
+        assert tagged == sql
+    else:
+        assert tagged == f"{sql}\n{tag}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -405,6 +406,8 @@ def _execute_wrapper(
         return execute(sql, params, many, context)
     if stmt.kind is _sql.Kind.NEUTRAL:
         return execute(sql, params, many, context)
+    if conn.vendor == "postgresql" and get_settings().TAG_HANDLED_WRITES:
+        sql = tag_handled(sql, stmt)
     try:
         return execute(sql, params, many, context)
     finally:
@@ -415,6 +418,34 @@ def _execute_wrapper(
             _defer(conn, context.get("cursor"), names)
         else:
             register_write(conn, names)
+
+
+#: Written into a SQL comment after write statements whose invalidation nexus-cache
+#: handles itself: ``/*nexus_cache:table,table*/`` (``*`` when it replaces the database
+#: epoch). contrib.postgres's trigger reads it with ``current_query()`` and sends no NOTIFY
+#: for those tables: the execute wrapper already replaces their tokens at commit.
+HANDLED_TAG = "nexus_cache:"
+_TAGGABLE = re.compile(r"[A-Za-z0-9_$]+\Z")
+
+
+def tag_handled(sql: str, stmt: _sql.Statement) -> str:
+    """``sql`` with the handled-write comment, or unchanged when tagging could mislead.
+
+    A statement with a ``;`` might be several statements, of which the parser saw the
+    first: untagged, every trigger still notifies. The comment goes on a line of its own
+    so that a trailing ``--`` comment cannot swallow it.
+    """
+    if ";" in sql:
+        return sql
+    if stmt.unknown_write:
+        tables = "*"
+    else:
+        ignore = get_settings().IGNORE_TABLES
+        names = sorted({w.table for w in stmt.writes if w.table not in ignore})
+        if not names or not all(_TAGGABLE.match(n) for n in names):
+            return sql
+        tables = ",".join(names)
+    return f"{sql}\n/*{HANDLED_TAG}{tables}*/"
 
 
 # SQLite runs ``INSERT ... RETURNING`` step by step while its rows are fetched, inside an

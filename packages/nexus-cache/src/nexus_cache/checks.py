@@ -27,6 +27,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "TOKEN_TIMEOUT": (int,),
     "STATS_FLUSH_INTERVAL": (int, float),
     "IGNORE_TABLES": (list, tuple),
+    "TAG_HANDLED_WRITES": (bool,),
 }
 
 

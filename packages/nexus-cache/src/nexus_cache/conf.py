@@ -59,6 +59,11 @@ class CacheSettings:
     #: Tables whose writes never invalidate anything (e.g. ``django_session``). Reads of
     #: them are still tracked. Use only for tables no cached value reads.
     IGNORE_TABLES: tuple[str, ...] = ()
+    #: PostgreSQL: end each write statement whose invalidation nexus-cache handles with a
+    #: comment naming its tables (``/*nexus_cache:listings_listing*/``), so that the
+    #: ``contrib.postgres`` triggers send no NOTIFY for it and the listener does not
+    #: invalidate the whole table a second time.
+    TAG_HANDLED_WRITES: bool = True
 
 
 def _default(f: dataclasses.Field[Any]) -> Any:

@@ -12,8 +12,11 @@ Install the triggers with ``manage.py nexus_cache install_triggers`` or from a m
 
     operations = [InstallNotifyTriggers(["listings.Listing", "reviews.Review"])]
 
-Writes made through Django also fire the triggers, so while a listener runs they are
-invalidated twice: precisely at commit, then table-wide by the notification.
+Writes made through a Django connection are invalidated precisely at commit by the
+execute wrapper, which marks them with a SQL comment (``TAG_HANDLED_WRITES``); the trigger
+skips the NOTIFY for the tables such a statement names, so the listener does not
+invalidate those tables a second time. Writes from psql, other services, functions and
+other triggers still notify.
 """
 
 from __future__ import annotations
@@ -28,14 +31,28 @@ from django.db import connections, models
 from django.db.migrations.operations.base import Operation
 
 from nexus_cache import _tokens, _tracking
+from nexus_cache._tracking import HANDLED_TAG
 
 CHANNEL = "nexus_cache"
 FUNCTION = "nexus_cache_notify"
 TRIGGER = "nexus_cache_notify"
 
+# A statement sent by a Django connection carries /*nexus_cache:<tables>*/ when nexus-cache
+# replaces those tables' tokens itself at commit (``TAG_HANDLED_WRITES``): no NOTIFY then.
+# Only at trigger depth 1 - a write made by another trigger or a cascade is not what the
+# statement names - and only for the tables the comment lists, so a function that writes
+# another table (``SELECT f()``, ``UPDATE a SET x = f()``) still notifies.
 _FUNCTION_SQL = f"""
 CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $nx$
+DECLARE
+    handled text;
 BEGIN
+    IF pg_trigger_depth() = 1 THEN
+        handled := substring(current_query() from '/[*]{HANDLED_TAG}([^*]*)[*]/');
+        IF handled = '*' OR TG_TABLE_NAME = ANY (string_to_array(handled, ',')) THEN
+            RETURN NULL;
+        END IF;
+    END IF;
     PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME);
     RETURN NULL;
 END

@@ -19,7 +19,7 @@ from django.db.models import F, Prefetch, Q
 from django.db.models.manager import BaseManager
 from django.db.models.query import ModelIterable
 
-from nexus_cache import _core, _keys
+from nexus_cache import _core, _filters, _keys
 
 _M = TypeVar("_M", bound=models.Model, covariant=True)
 
@@ -126,11 +126,15 @@ class CachedQuerySet(models.QuerySet[_M]):
         """filter()/exclude() on the recipe path: record, apply later (or never, on a hit)."""
         if self._nx_recipe is None or _p(self)._defer_next_filter or not (args or kwargs):
             return None
-        if _p(self)._query.is_sliced:
+        query = _p(self)._query
+        if query.is_sliced:
             raise TypeError("Cannot filter a query once a slice has been taken.")
         try:
             step = f"{'exclude' if negate else 'filter'}{_renc(args)}{_renc(kwargs)}"
         except TypeError:
+            return None
+        # Django raises bad field names and values at the call: so must a pending filter.
+        if query.annotations or not _filters.validate(self.model, negate, args, kwargs):
             return None
         clone: CachedQuerySet[_M] = _p(self)._chain()
         clone._nx_pending = (*clone._nx_pending, (negate, args, kwargs))

@@ -11,6 +11,7 @@ import pytest
 from nexus_testing.proxy import TcpProxy
 from nexus_testing.services import (
     Service,
+    isolate_celery_environment,
     postgres_configured,
     rabbitmq_url,
     reachable,
@@ -18,6 +19,9 @@ from nexus_testing.services import (
     service_url,
     services_required,
 )
+
+# At import, before any conftest or Django settings module runs (see the docstring).
+isolate_celery_environment()
 
 _MARKERS = {
     "requires_postgres": Service.POSTGRES,

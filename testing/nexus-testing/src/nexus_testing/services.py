@@ -37,9 +37,29 @@ def redis_url() -> str:
     return os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
 
 
+#: CELERY_BROKER_URL / CELERY_RESULT_BACKEND as the environment gave them before the plugin
+#: took them out of os.environ (see ``isolate_celery_environment``).
+_celery_environment: dict[str, str] = {}
+
+
+def isolate_celery_environment() -> None:
+    """Take CELERY_BROKER_URL and CELERY_RESULT_BACKEND out of the process environment.
+
+    Celery gives these variables precedence over every app's own configuration
+    (``Settings.broker_url`` reads the environment first), so left in place they would point
+    every test app and every worker subprocess at one broker, whatever the test configured:
+    a test that routes Redis through a proxy to cut it would still reach RabbitMQ. The
+    values stay available through ``rabbitmq_url()``.
+    """
+    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        value = os.environ.pop(name, None)
+        if value:
+            _celery_environment[name] = value
+
+
 def rabbitmq_url() -> str:
     """The AMQP broker URL; CELERY_BROKER_URL wins only when it is an AMQP URL."""
-    broker = os.environ.get("CELERY_BROKER_URL") or ""
+    broker = _celery_environment.get("CELERY_BROKER_URL") or os.environ.get("CELERY_BROKER_URL") or ""
     if broker.startswith(("amqp://", "amqps://", "pyamqp://")):
         return broker
     return os.environ.get("RABBITMQ_URL") or DEFAULT_RABBITMQ_URL

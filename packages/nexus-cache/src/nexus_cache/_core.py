@@ -19,18 +19,15 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 
-from nexus_cache import _stats, _store, _tokens, _tracking
+from nexus_cache import _backends, _stats, _store, _tokens, _tracking
 from nexus_cache.conf import get_settings
 
 T = TypeVar("T")
-
-FORMAT = 1
-_MISSING = object()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,16 +77,12 @@ def memo_clear() -> None:
 
 
 # -- records -------------------------------------------------------------------------------
-# (FORMAT, value, names, snapshot, created, duration, expires)
+# (FORMAT, value, names, snapshot, created, duration, expires); see _backends.
 
 
 def _valid(record: Any, tokens: dict[str, int]) -> bool:
     names, snapshot = record[2], record[3]
     return all(tokens.get(n) == v for n, v in zip(names, snapshot, strict=True))
-
-
-def _is_record(record: Any) -> bool:
-    return isinstance(record, tuple) and len(record) == 7 and record[0] == FORMAT
 
 
 @dataclasses.dataclass
@@ -106,40 +99,35 @@ class _Plan:
 
 
 def _fetch(
-    ekey: str, names: Iterable[str], extra: Iterable[str] = ()
-) -> tuple[Any, dict[str, int], dict[str, Any]]:
-    names = list(names)
-    keys = [_tokens.key(n) for n in names]
-    got: dict[str, Any] = _store.call(_store.cache().get_many, [ekey, *keys, *extra])
-    tokens = {n: v for n, k in zip(names, keys, strict=True) if isinstance(v := got.get(k), int)}
-    return got.get(ekey), tokens, got
+    ekey: str, names: Iterable[str], *, cold: bool = False, extra: Sequence[str] = ()
+) -> _backends.Fetched:
+    """The entry and the tokens it depends on, in one cache round trip (see _backends)."""
+    adapter = _backends.for_cache(_store.cache())
+    fetch = adapter.fetch_cold if cold else adapter.fetch
+    return fetch(ekey, list(names), extra)
+
+
+def _fetch_tokens(names: Sequence[str]) -> dict[str, int]:
+    return _backends.for_cache(_store.cache()).tokens(names)
 
 
 class _Dirty(Exception):
     """The entry depends on tokens this thread's open transaction has written."""
 
 
-def _fetch_tokens(names: Iterable[str]) -> dict[str, int]:
-    names = list(names)
-    keys = [_tokens.key(n) for n in names]
-    got: dict[str, Any] = _store.call(_store.cache().get_many, keys)
-    return {n: v for n, k in zip(names, keys, strict=True) if isinstance(v := got.get(k), int)}
-
-
 def _lookup(ekey: str, static: frozenset[str], dirty: frozenset[str]) -> tuple[Any, dict[str, int], bool]:
-    """(record or None, tokens read, whether the record is valid). One round trip when the
-    memo knows the entry's dependencies."""
+    """(record or None, tokens read, whether the record is valid), in one round trip."""
     memo = _memo.get(ekey)
-    # Once the entry's dependencies are known, fetch exactly those (the global epoch is
-    # among them only for values that read no database).
-    expected = (static - {_tokens.GLOBAL}) | set(memo) if memo is not None else static
-    record, tokens, _ = _fetch(ekey, expected)
-    if not _is_record(record):
+    if memo is None:
+        fetched = _store.call(_fetch, ekey, static, cold=True)
+    else:
+        # The entry's dependencies are known: fetch exactly those (the global epoch is
+        # among them only for values that read no database).
+        fetched = _store.call(_fetch, ekey, (static - {_tokens.GLOBAL}) | set(memo))
+    record, tokens = fetched.record, fetched.tokens
+    if record is None:
         return None, tokens, False
     names = record[2]
-    missing = [n for n in names if n not in tokens and n not in expected]
-    if missing:
-        tokens.update(_fetch_tokens(missing))
     _remember(ekey, names)
     if dirty and not dirty.isdisjoint(names):
         raise _Dirty
@@ -216,15 +204,13 @@ def _wait(ekey: str, static: frozenset[str], opts: Options, tokens: dict[str, in
         dirty = _tracking.dirty()
         try:
             expected = static | set(_memo.get(ekey, ()))
-            record, tokens, got = _fetch(ekey, expected, [lock_key])
-            if _is_record(record):
-                missing = [n for n in record[2] if n not in tokens]
-                if missing:
-                    tokens.update(_fetch_tokens(missing))
+            fetched = _store.call(_fetch, ekey, expected, extra=(lock_key,))
+            record, tokens = fetched.record, fetched.tokens
+            if record is not None:
                 _remember(ekey, record[2])
                 if (not dirty or dirty.isdisjoint(record[2])) and _valid(record, tokens):
                     return _Plan(ekey, static, opts, "hit", record=record, tokens=tokens)
-            if lock_key not in got:
+            if lock_key not in fetched.present:
                 lock = _try_lock(ekey)
                 if lock is not None:
                     return _Plan(ekey, static, opts, "compute", tokens=tokens, lock=lock)
@@ -284,9 +270,9 @@ def _finish(plan: _Plan, rec: _tracking.Recorder, value: Any, started: float, ok
         snapshot = tuple(rec.values[n] for n in names)
         timeout = plan.opts.timeout or get_settings().TIMEOUT
         now = time.time()
-        record = (FORMAT, value, names, snapshot, now, now - started, now + timeout)
+        record = (_backends.FORMAT, value, names, snapshot, now, now - started, now + timeout)
         try:
-            _store.call(_store.cache().set, plan.ekey, record, timeout)
+            _store.call(_store_record, plan.ekey, record, timeout)
             stored = True
         except _store.CacheUnavailable:
             return Result(value, False)
@@ -296,6 +282,10 @@ def _finish(plan: _Plan, rec: _tracking.Recorder, value: Any, started: float, ok
     finally:
         if plan.lock is not None:
             _release(plan.ekey, plan.lock, stored)
+
+
+def _store_record(ekey: str, record: _backends.Record, timeout: int) -> None:
+    _backends.for_cache(_store.cache()).store(ekey, record, timeout)
 
 
 def _release(ekey: str, owner: str, stored: bool) -> None:
@@ -358,11 +348,11 @@ async def aget_or_compute(
 
 def explain(ekey: str) -> dict[str, Any]:
     """What an entry holds and depends on, and whether it is valid now (for the command)."""
-    record = _store.call(_store.cache().get, ekey)
-    if not _is_record(record):
+    record = _store.call(lambda: _backends.for_cache(_store.cache()).get(ekey))
+    if record is None:
         return {"key": ekey, "present": False}
     names, snapshot = record[2], record[3]
-    current = _fetch_tokens(names) if names else {}
+    current = _store.call(_fetch_tokens, names) if names else {}
     deps = [
         {"token": n, "stored": v, "current": current.get(n), "valid": current.get(n) == v}
         for n, v in zip(names, snapshot, strict=True)

@@ -141,6 +141,19 @@ def check_backend(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any)
                 id="nexus_cache.W002",
             )
         )
+    prefix = raw.get("KEY_PREFIX", DEFAULTS["KEY_PREFIX"])
+    if _looks_like_cluster(config) and isinstance(prefix, str) and not _one_slot(config, prefix):
+        messages.append(
+            Error(
+                f"CACHES[{alias!r}] looks like a Redis Cluster, and nexus-cache's keys would fall in "
+                "different hash slots: a hit reads an entry and its tokens in one command, which a "
+                "cluster only runs within one slot.",
+                hint=f"Put a hash tag in the prefix, e.g. {SETTING_NAME}['KEY_PREFIX'] = '{{nx}}' (every "
+                "nexus-cache key then lives in one slot), or give nexus-cache a cache alias on a single "
+                "Redis primary.",
+                id="nexus_cache.E008",
+            )
+        )
     if backend == _FILE and raw.get("STAMPEDE_PROTECTION", True):
         messages.append(
             Info(
@@ -152,6 +165,37 @@ def check_backend(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any)
             )
         )
     return messages
+
+
+def _looks_like_cluster(config: dict[str, Any]) -> bool:
+    """A cluster client can only be recognised by name without connecting: django-redis and
+    django-valkey take it through these options (``redis.cluster.RedisCluster``, a
+    ``...ClusterClient``, a cluster connection factory)."""
+    options = config.get("OPTIONS") or {}
+    candidates = [
+        config.get("BACKEND"),
+        getattr(settings, "DJANGO_REDIS_CONNECTION_FACTORY", None),
+        *(options.get(name) for name in ("CLIENT_CLASS", "REDIS_CLIENT_CLASS", "CONNECTION_FACTORY")),
+    ]
+    for candidate in candidates:
+        if isinstance(candidate, type):
+            candidate = f"{candidate.__module__}.{candidate.__qualname__}"
+        if isinstance(candidate, str) and "cluster" in candidate.lower():
+            return True
+    return False
+
+
+def _one_slot(config: dict[str, Any], nexus_prefix: str) -> bool:
+    from django.core.cache.backends.base import get_key_func
+
+    try:
+        from redis.crc import key_slot
+    except ImportError:  # pragma: no cover - a cluster client without redis-py
+        return True
+    key_func = get_key_func(config.get("KEY_FUNCTION"))
+    prefix, version = config.get("KEY_PREFIX", ""), config.get("VERSION", 1)
+    keys = [key_func(f"{nexus_prefix}:0:{kind}", prefix, version) for kind in ("t:a", "e:b", "stats:c")]
+    return len({key_slot(str(k).encode()) for k in keys}) == 1
 
 
 @register(Tags.database)

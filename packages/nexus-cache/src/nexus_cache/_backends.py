@@ -1,0 +1,267 @@
+"""How entries and the tokens they depend on are fetched and stored, per kind of cache.
+
+A hit needs the entry *and* the current values of the tokens it recorded. On any Django
+cache that is one ``get_many`` when the caller already knows which tokens the entry
+depends on (``_core`` remembers it per key), and a second one otherwise.
+
+On django-redis it is always one round trip. An entry is stored as a small plain header -
+the Redis keys of its tokens - followed by the value the client's serializer and
+compressor made of the record. A process that does not know the entry yet sends one
+``EVALSHA``: the script reads the entry, reads the header and returns the entry together
+with the token values it names. A process that knows the dependencies sends one ``MGET``.
+
+Redis Cluster: a script may only touch keys of one hash slot, and so may ``MGET``. Every
+key nexus-cache writes shares a slot when ``KEY_PREFIX`` (or the cache's own
+``KEY_PREFIX``) contains a hash tag, e.g. ``NEXUS_CACHE = {"KEY_PREFIX": "{nx}"}``;
+without one, a cluster client is refused with an error that says so (and system check
+``nexus_cache.E008`` reports it before that).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.cache import BaseCache
+from django.core.exceptions import ImproperlyConfigured
+
+from nexus_cache import _tokens
+
+Record = tuple[Any, ...]
+FORMAT = 1
+
+
+def is_record(record: Any) -> bool:
+    """(FORMAT, value, names, snapshot, created, duration, expires)"""
+    return isinstance(record, tuple) and len(record) == 7 and record[0] == FORMAT
+
+
+class Fetched:
+    """What one lookup returned: the record (or None), the token values read, and the
+    extra keys that exist."""
+
+    __slots__ = ("present", "record", "tokens")
+
+    def __init__(self, record: Any, tokens: dict[str, int], present: frozenset[str] = frozenset()) -> None:
+        self.record = record if is_record(record) else None
+        self.tokens = tokens
+        self.present = present
+
+
+class Generic:
+    """Any Django cache backend, through its public API."""
+
+    def __init__(self, cache: BaseCache) -> None:
+        self.cache = cache
+
+    def fetch(self, ekey: str, names: Sequence[str], extra: Sequence[str] = ()) -> Fetched:
+        """The entry and the tokens ``names`` plus those the entry recorded (a second round
+        trip when ``names`` missed some); ``extra`` keys are checked for presence."""
+        keys = [_tokens.key(n) for n in names]
+        got: dict[str, Any] = self.cache.get_many([ekey, *keys, *extra])
+        tokens = {n: v for n, k in zip(names, keys, strict=True) if isinstance(v := got.get(k), int)}
+        fetched = Fetched(got.get(ekey), tokens, frozenset(k for k in extra if k in got))
+        if fetched.record is not None:
+            asked = set(names)
+            missing = [n for n in fetched.record[2] if n not in asked]
+            if missing:
+                tokens.update(self.tokens(missing))
+        return fetched
+
+    fetch_cold = fetch
+
+    def tokens(self, names: Sequence[str]) -> dict[str, int]:
+        keys = [_tokens.key(n) for n in names]
+        got: dict[str, Any] = self.cache.get_many(keys)
+        return {n: v for n, k in zip(names, keys, strict=True) if isinstance(v := got.get(k), int)}
+
+    def store(self, ekey: str, record: Record, timeout: int) -> None:
+        self.cache.set(ekey, record, timeout)
+
+    def get(self, ekey: str) -> Record | None:
+        record = self.cache.get(ekey)
+        return record if is_record(record) else None
+
+
+# -- django-redis -------------------------------------------------------------------------------
+
+_MAGIC = b"NX1"
+
+# KEYS[1]: the entry; KEYS[2..]: tokens wanted whatever the entry says. Returns the entry
+# (false when absent), then the values of the tokens its header names, then KEYS[2..].
+# The header is _MAGIC, 8 hex digits of header length, then per token key 4 hex digits
+# of length and the key. MGET in slices: unpack() has a stack limit of a few thousand.
+_LOOKUP_LUA = b"""
+local e = redis.call('GET', KEYS[1])
+local keys = {}
+local size = e and string.sub(e, 1, 3) == 'NX1' and tonumber(string.sub(e, 4, 11), 16)
+if size then
+  local pos, stop = 12, 11 + size
+  while pos <= stop do
+    local n = tonumber(string.sub(e, pos, pos + 3), 16)
+    if not n then break end
+    keys[#keys + 1] = string.sub(e, pos + 4, pos + 3 + n)
+    pos = pos + 4 + n
+  end
+end
+for i = 2, #KEYS do keys[#keys + 1] = KEYS[i] end
+local out = {e}
+for first = 1, #keys, 1000 do
+  local last = math.min(first + 999, #keys)
+  local vals = redis.call('MGET', unpack(keys, first, last))
+  for i = 1, last - first + 1 do out[first + i] = vals[i] end
+end
+return out
+"""
+_LOOKUP_SHA = hashlib.sha1(_LOOKUP_LUA).hexdigest()
+_RAW_KEYS_MAX = 65536
+
+
+def _int(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class DjangoRedis:
+    """django-redis (``DefaultClient``, ``SentinelClient``): raw commands on the primary,
+    records encoded by the client's serializer and compressor."""
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+        self.client = cache.client
+        self._raw: dict[str, str] = {}
+        # Reads go to the primary too: a replica may not have the newest token yet.
+        self.redis = self.client.get_client(write=True)
+        self._check_cluster()
+
+    def _check_cluster(self) -> None:
+        try:
+            from redis.cluster import RedisCluster
+            from redis.crc import key_slot
+        except ImportError:  # pragma: no cover - redis-py without cluster support
+            return
+        if not isinstance(self.redis, RedisCluster):
+            return
+        from nexus_cache.conf import get_settings
+
+        samples = (_tokens.key("a"), _tokens.key("b"), f"{get_settings().KEY_PREFIX}:e:entry")
+        slots = {key_slot(self.raw(k).encode()) for k in samples}
+        if len(slots) > 1:
+            raise ImproperlyConfigured(cluster_error())
+
+    def raw(self, key: str) -> str:
+        raw = self._raw.get(key)
+        if raw is None:
+            if len(self._raw) >= _RAW_KEYS_MAX:
+                self._raw.clear()
+            raw = self._raw[key] = str(self.client.make_key(key))
+        return raw
+
+    # -- records ---------------------------------------------------------------------------
+    def _encode(self, record: Record) -> bytes:
+        parts = []
+        for name in record[2]:
+            key = self.raw(_tokens.key(name)).encode()
+            parts.append(b"%04x%s" % (len(key), key))
+        header = b"".join(parts)
+        payload: bytes = self.client.encode(record, allow_int=False)
+        return b"%s%08x%s%s" % (_MAGIC, len(header), header, payload)
+
+    def _decode(self, blob: Any) -> Record | None:
+        if not isinstance(blob, bytes) or not blob.startswith(_MAGIC):
+            return None
+        try:
+            record = self.client.decode(blob[11 + int(blob[3:11], 16) :])
+        except Exception:  # an entry this client cannot read (changed serializer): a miss
+            return None
+        return record if is_record(record) else None
+
+    def store(self, ekey: str, record: Record, timeout: int) -> None:
+        self.redis.set(self.raw(ekey), self._encode(record), ex=timeout)
+
+    def get(self, ekey: str) -> Record | None:
+        return self._decode(self.redis.get(self.raw(ekey)))
+
+    # -- lookups ---------------------------------------------------------------------------
+    def fetch(self, ekey: str, names: Sequence[str], extra: Sequence[str] = ()) -> Fetched:
+        """One MGET: the entry, the tokens it is expected to depend on, ``extra`` keys."""
+        keys = [self.raw(ekey), *(self.raw(_tokens.key(n)) for n in names), *(self.raw(k) for k in extra)]
+        values = self.redis.mget(keys)
+        tokens: dict[str, int] = {}
+        for name, value in zip(names, values[1 : 1 + len(names)], strict=True):
+            if (v := _int(value)) is not None:
+                tokens[name] = v
+        present = frozenset(k for k, v in zip(extra, values[1 + len(names) :], strict=True) if v is not None)
+        fetched = Fetched(self._decode(values[0]), tokens, present)
+        if fetched.record is not None:
+            asked = set(names)
+            missing = [n for n in fetched.record[2] if n not in asked]
+            if missing:  # the entry was recomputed with other dependencies since
+                tokens.update(self.tokens(missing))
+        return fetched
+
+    def fetch_cold(self, ekey: str, names: Sequence[str], extra: Sequence[str] = ()) -> Fetched:
+        """One EVALSHA: the entry plus the tokens its header names (and ``names``)."""
+        if extra:
+            return self.fetch(ekey, names, extra)
+        from redis.exceptions import NoScriptError
+
+        keys = [self.raw(ekey), *(self.raw(_tokens.key(n)) for n in names)]
+        try:
+            reply = self.redis.evalsha(_LOOKUP_SHA, len(keys), *keys)
+        except NoScriptError:
+            reply = self.redis.eval(_LOOKUP_LUA, len(keys), *keys)
+        record = self._decode(reply[0])
+        split = len(reply) - len(names)
+        pairs = list(zip(names, reply[split:], strict=True))
+        if record is not None and split - 1 == len(record[2]):
+            pairs.extend(zip(record[2], reply[1:split], strict=True))
+        tokens = {name: v for name, value in pairs if (v := _int(value)) is not None}
+        return Fetched(record, tokens)
+
+    def tokens(self, names: Sequence[str]) -> dict[str, int]:
+        values = self.redis.mget([self.raw(_tokens.key(n)) for n in names])
+        return {n: v for n, value in zip(names, values, strict=True) if (v := _int(value)) is not None}
+
+
+def cluster_error() -> str:
+    return (
+        "nexus-cache: the cache is a Redis Cluster and nexus-cache's keys fall in different hash "
+        "slots, so a hit cannot read an entry and its tokens in one command. Put a hash tag in "
+        "the prefix, e.g. NEXUS_CACHE = {'KEY_PREFIX': '{nx}'} (all nexus-cache keys then live "
+        "in one slot), or give nexus-cache a cache alias on a single Redis primary."
+    )
+
+
+def _django_redis_client(cache: BaseCache) -> Any:
+    """The cache's django-redis client when this module can drive it, else None."""
+    try:
+        from django_redis.cache import RedisCache
+        from django_redis.client import DefaultClient, HerdClient, ShardClient
+    except ImportError:
+        return None
+    if not isinstance(cache, RedisCache):
+        return None
+    client = cache.client
+    # Client-side sharding puts keys on different servers, and HerdClient stores every
+    # value (tokens too) wrapped in its own tuple: both go through the generic path.
+    if not isinstance(client, DefaultClient) or isinstance(client, ShardClient | HerdClient):
+        return None
+    return client
+
+
+def for_cache(cache: BaseCache) -> Generic | DjangoRedis:
+    """The adapter for a cache instance (kept on it: Django's caches are per thread)."""
+    adapter: Generic | DjangoRedis | None = cache.__dict__.get("_nexus_cache_adapter")
+    if adapter is None:
+        adapter = DjangoRedis(cache) if _django_redis_client(cache) is not None else Generic(cache)
+        cache.__dict__["_nexus_cache_adapter"] = adapter
+    return adapter
+
+
+__all__ = ["FORMAT", "DjangoRedis", "Fetched", "Generic", "Record", "cluster_error", "for_cache", "is_record"]

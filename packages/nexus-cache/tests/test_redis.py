@@ -1,0 +1,241 @@
+"""django-redis: one round trip per hit, cold or warm; Redis Cluster refused unless keys share a slot."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+
+from nexus_cache import _backends, _core, cached, stats
+
+from tests.helpers import no_queries
+from tests.models import Host, Listing
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.requires_redis]
+
+
+@pytest.fixture
+def redis_cache(unique_namespace: str) -> Iterator[str]:
+    with override_settings(
+        NEXUS_CACHE={"CACHE_ALIAS": "redis", "KEY_PREFIX": unique_namespace, "STATS_FLUSH_INTERVAL": 3600.0}
+    ):
+        yield unique_namespace
+    from tests.conftest import _delete_redis_prefix
+
+    _delete_redis_prefix(unique_namespace)
+
+
+@pytest.fixture
+def round_trips() -> Iterator[list[str]]:
+    """Counts Redis round trips (one socket write of packed commands each) in this thread."""
+    import redis.connection
+
+    calls: list[str] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+    me = threading.get_ident()
+
+    def counting(self: Any, command: Any, check_health: bool = True) -> None:
+        if threading.get_ident() == me:
+            calls.append(repr(command)[:80])
+        return original(self, command, check_health)
+
+    redis.connection.AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        redis.connection.AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+
+
+def new_process() -> None:
+    """What a process that never saw the entries knows about them: nothing."""
+    _core.memo_clear()
+
+
+def test_a_hit_is_one_round_trip_cold_and_warm(redis_cache: str, round_trips: list[str]) -> None:
+    a = Listing.objects.create(city="Lagos", price=1, host=Host.objects.create(name="Ada"))
+
+    @cached(timeout=30)
+    def total() -> int:
+        return sum(Listing.objects.values_list("price", flat=True))
+
+    hits = {
+        "list": lambda: [x.pk for x in Listing.objects.filter(city="Lagos").cached()],
+        "get": lambda: Listing.objects.cached().get(pk=a.pk).pk,
+        "select_related": lambda: [x.host.name for x in Listing.objects.cached().select_related("host")],
+        "count": lambda: Listing.objects.cached().filter(city="Lagos").count(),
+        "function": total,
+    }
+    expected = {name: hit() for name, hit in hits.items()}  # computed and stored
+    for state in ("warm", "cold"):
+        for name, hit in hits.items():
+            if state == "cold":
+                new_process()
+            round_trips.clear()
+            with no_queries():
+                assert hit() == expected[name]
+            assert len(round_trips) == 1, (state, name, round_trips)
+            assert ("EVALSHA" in round_trips[0]) is (state == "cold"), round_trips
+
+
+def test_a_write_is_one_round_trip(redis_cache: str, round_trips: list[str]) -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    list(Listing.objects.cached())
+    round_trips.clear()
+    a.price = 2
+    a.save()
+    assert len(round_trips) == 1, round_trips
+
+
+def test_cold_hits_see_invalidations(redis_cache: str) -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    assert Listing.objects.cached().get(pk=a.pk).price == 1
+    a.price = 2
+    a.save()
+    new_process()
+    assert Listing.objects.cached().get(pk=a.pk).price == 2
+    new_process()
+    with no_queries():
+        assert Listing.objects.cached().get(pk=a.pk).price == 2
+
+
+def test_entry_recomputed_with_other_dependencies(redis_cache: str, round_trips: list[str]) -> None:
+    """The memo says A; the entry now depends on A and B: B is fetched, never ignored."""
+    Listing.objects.create(city="Lagos", price=1)
+    reads_hosts = {"on": False}
+
+    @cached(timeout=30)
+    def value() -> int:
+        n = Listing.objects.count()
+        return n + (Host.objects.count() * 100 if reads_hosts["on"] else 0)
+
+    assert value() == 1
+    value.invalidate()
+    reads_hosts["on"] = True
+    new_process()
+    assert value() == 1  # recomputed by "another process": now depends on hosts too
+    _core._memo[value.key()] = tuple(n for n in _core._memo[value.key()] if "tests_host" not in n)
+    round_trips.clear()
+    assert value() == 1
+    assert len(round_trips) == 2  # the stale memo costs one more trip, once
+    Host.objects.create(name="Ada")
+    assert value() == 101
+
+
+def test_lost_script_cache_falls_back_to_eval(redis_cache: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    Listing.objects.cached().get(pk=a.pk)
+    # As after a Redis restart (SCRIPT FLUSH would hit every other user of the server).
+    monkeypatch.setattr(_backends, "_LOOKUP_SHA", "0" * 40)
+    new_process()
+    with no_queries():
+        assert Listing.objects.cached().get(pk=a.pk).price == 1
+
+
+def test_foreign_values_under_an_entry_key_are_misses(redis_cache: str) -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    qs = Listing.objects.cached()
+    list(qs)
+    key = qs.cache_key()
+    assert key is not None
+    adapter = _backends.for_cache(caches["redis"])
+    assert isinstance(adapter, _backends.DjangoRedis)
+    for foreign in (b"plain bytes", b"NX1" + b"0" * 8 + b"not a pickle", b"NX1zzzzzzzz"):
+        adapter.redis.set(adapter.raw(key), foreign, ex=30)
+        for state in ("warm", "cold"):
+            if state == "cold":
+                new_process()
+            assert [x.pk for x in Listing.objects.cached()] == [a.pk]
+    assert stats()["errors"] == 0
+
+
+def test_entries_read_from_the_primary(redis_cache: str) -> None:
+    adapter = _backends.for_cache(caches["redis"])
+    assert isinstance(adapter, _backends.DjangoRedis)
+    assert adapter.redis is caches["redis"].client.get_client(write=True)  # type: ignore[attr-defined]
+
+
+# -- Redis Cluster ----------------------------------------------------------------------------
+# No cluster runs here: these check the guard against a client object of the cluster class.
+
+
+class _ClusterCache:
+    """Just enough of a django-redis cache whose raw client is a RedisCluster."""
+
+    def __init__(self, prefix: str = "") -> None:
+        from django.core.cache.backends.base import default_key_func
+        from redis.cluster import RedisCluster
+
+        raw = object.__new__(RedisCluster)
+        outer = self
+
+        class Client:
+            def get_client(self, write: bool = True) -> Any:
+                return raw
+
+            def make_key(self, key: str) -> str:
+                return default_key_func(key, outer.prefix, 1)
+
+        self.prefix = prefix
+        self.client = Client()
+
+
+def test_cluster_without_a_hash_tag_is_refused_with_the_fix() -> None:
+    with pytest.raises(ImproperlyConfigured, match=r"KEY_PREFIX': '\{nx\}'"):
+        _backends.DjangoRedis(_ClusterCache())
+
+
+@pytest.mark.parametrize(("nexus_prefix", "cache_prefix"), [("{nx}", ""), ("nx", "{app}")])
+def test_cluster_with_a_hash_tag_is_accepted(nexus_prefix: str, cache_prefix: str) -> None:
+    with override_settings(NEXUS_CACHE={"KEY_PREFIX": nexus_prefix}):
+        _backends.DjangoRedis(_ClusterCache(cache_prefix))
+
+
+@pytest.mark.parametrize(
+    ("options", "nexus_prefix", "cache_prefix", "error"),
+    [
+        ({"REDIS_CLIENT_CLASS": "redis.cluster.RedisCluster"}, "nx", "", True),
+        ({"CLIENT_CLASS": "myproject.cache.RedisClusterClient"}, "nx", "", True),
+        ({"REDIS_CLIENT_CLASS": "redis.cluster.RedisCluster"}, "{nx}", "", False),
+        ({"REDIS_CLIENT_CLASS": "redis.cluster.RedisCluster"}, "nx", "{app}", False),
+        ({"REDIS_CLIENT_CLASS": "redis.cluster.RedisCluster"}, "nx", "{}", True),  # empty tag: none
+        ({}, "nx", "", False),
+    ],
+)
+def test_cluster_configuration_check(
+    options: dict[str, str], nexus_prefix: str, cache_prefix: str, error: bool
+) -> None:
+    from nexus_cache.checks import check_backend
+
+    config = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/0",
+        "KEY_PREFIX": cache_prefix,
+        "OPTIONS": options,
+    }
+    with override_settings(CACHES={"default": config}, NEXUS_CACHE={"KEY_PREFIX": nexus_prefix}):
+        ids = [m.id for m in check_backend()]
+    assert ids == (["nexus_cache.E008"] if error else [])
+
+
+def test_herd_client_uses_the_generic_path(redis_cache: str) -> None:
+    from nexus_testing import redis_url
+
+    config = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": redis_url(),
+        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.HerdClient"},
+    }
+    with override_settings(CACHES={**caches.settings, "redis": config}):  # type: ignore[attr-defined]
+        assert isinstance(_backends.for_cache(caches["redis"]), _backends.Generic)
+        a = Listing.objects.create(city="Lagos", price=1)
+        assert Listing.objects.cached().get(pk=a.pk).price == 1
+        with no_queries():
+            assert Listing.objects.cached().get(pk=a.pk).price == 1
+        a.price = 2
+        a.save()
+        assert Listing.objects.cached().get(pk=a.pk).price == 2

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import EmptyResultSet, FieldError
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -141,3 +141,69 @@ def test_valid_filters_stay_pending() -> None:
     # Shapes Django builds subqueries or annotations for are applied at once.
     assert not Listing.objects.filter(pk__in=Listing.objects.filter(city="x"))._nx_pending
     assert not Listing.objects.values(c=F("city")).filter(c="x")._nx_pending
+
+
+# -- shared Queries (copy-on-write) --------------------------------------------------------------
+
+OPERATIONS: dict[str, Callable[[QuerySet[Any]], QuerySet[Any]]] = {
+    "filter": lambda qs: qs.filter(city="Lagos"),
+    "filter_q": lambda qs: qs.filter(Q(price__gt=1) | Q(host__name="Ada")),
+    "exclude": lambda qs: qs.exclude(price__gte=5),
+    "order_by": lambda qs: qs.order_by("-price", "id"),
+    "all": lambda qs: qs.all(),
+    "distinct": lambda qs: qs.distinct(),
+    "select_related": lambda qs: qs.select_related("host"),
+    "only": lambda qs: qs.only("city"),
+    "annotate": lambda qs: qs.annotate(n=Count("reviews")),
+    "values": lambda qs: qs.values("city", "price"),
+    "cached": lambda qs: qs.cached() if hasattr(qs, "cached") else qs.all(),
+    "uncached": lambda qs: qs.uncached() if hasattr(qs, "uncached") else qs.all(),
+    "sticky": lambda qs: qs._next_is_sticky().filter(amenities__name="wifi"),  # type: ignore[attr-defined]
+    "query": lambda qs: (qs.query, qs)[1],  # reading .query makes a queryset own its Query
+    # Changing qs.query in place (as code that reaches into it does) changes that one only.
+    "poke": lambda qs: (qs.query.add_ordering("city"), qs)[1],
+}
+
+
+def sql_of(qs: QuerySet[Any]) -> Any:
+    try:
+        return qs.query.sql_with_params()
+    except EmptyResultSet:
+        return "empty"
+    except FieldError as exc:  # both refuse some combinations (select_related + only)
+        return str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(sorted(OPERATIONS)), max_size=6), st.data())
+def test_querysets_never_share_changes(ops: list[str], data: st.DataObject) -> None:
+    """Every queryset of a chain (and its branches) compiles to what Django's compiles to,
+    whatever was done to the others after it was made."""
+    cached_chain: list[QuerySet[Any]] = [Listing.objects.all()]
+    plain_chain: list[QuerySet[Any]] = [QuerySet(Listing)]
+    for op in ops:
+        # Branch from any earlier queryset, not only the last one.
+        i = data.draw(st.integers(0, len(cached_chain) - 1))
+        try:
+            plain = OPERATIONS[op](plain_chain[i])
+        except TypeError:  # e.g. only() after values(): Django refuses, and so must we
+            with pytest.raises(TypeError):
+                OPERATIONS[op](cached_chain[i])
+            continue
+        cached_chain.append(OPERATIONS[op](cached_chain[i]))
+        plain_chain.append(plain)
+    for cached, plain in reversed(list(zip(cached_chain, plain_chain, strict=True))):
+        assert sql_of(cached) == sql_of(plain)
+    from nexus_cache.models import _pristine_queries
+
+    assert sql_of(QuerySet(Listing)) == _pristine_queries[Listing].sql_with_params()
+    assert not _pristine_queries[Listing].where.children
+
+
+def test_related_manager_deferred_filter_survives_sharing() -> None:
+    host = Host(pk=7)
+    base = host.listings.cached()  # type: ignore[attr-defined]
+    branch = base.filter(city="Lagos")
+    assert "host_id" in str(base.query)
+    assert "host_id" in str(branch.query)
+    assert "Lagos" in str(branch.query)

@@ -27,6 +27,7 @@ from django.core.cache import BaseCache
 from django.core.exceptions import ImproperlyConfigured
 
 from nexus_cache import _tokens
+from nexus_cache.conf import get_settings
 
 Record = tuple[Any, ...]
 FORMAT = 1
@@ -55,7 +56,7 @@ class Generic:
     def __init__(self, cache: BaseCache) -> None:
         self.cache = cache
 
-    def fetch(self, ekey: str, names: Sequence[str], extra: Sequence[str] = ()) -> Fetched:
+    def fetch(self, ekey: str, names: tuple[str, ...], extra: Sequence[str] = ()) -> Fetched:
         """The entry and the tokens ``names`` plus those the entry recorded (a second round
         trip when ``names`` missed some); ``extra`` keys are checked for presence."""
         keys = [_tokens.key(n) for n in names]
@@ -82,6 +83,19 @@ class Generic:
     def get(self, ekey: str) -> Record | None:
         record = self.cache.get(ekey)
         return record if is_record(record) else None
+
+    def write_tokens(self, values: dict[str, int], timeout: int) -> None:
+        """Store new token values (keyed by token key) or raise."""
+        # Memcached does not raise when a server is down (or marked dead for a while):
+        # set_many returns the keys it could not store. A token that was not replaced is
+        # a missed invalidation, so that is a failure like any other.
+        failed = self.cache.set_many(values, timeout)
+        if failed:
+            raise TokensNotStored(f"the cache did not store {len(failed)} of {len(values)} token(s)")
+
+
+class TokensNotStored(Exception):
+    """The cache accepted a token write without storing it (memcached's set_many)."""
 
 
 # -- django-redis -------------------------------------------------------------------------------
@@ -115,6 +129,15 @@ end
 return out
 """
 _LOOKUP_SHA = hashlib.sha1(_LOOKUP_LUA).hexdigest()
+
+# KEYS: tokens; ARGV: their new values, then the timeout. One command and one reply for a
+# write's tokens (django-redis's set_many is a MULTI/EXEC pipeline: a reply per key).
+_REPLACE_LUA = b"""
+local ttl = ARGV[#KEYS + 1]
+for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i], 'EX', ttl) end
+return #KEYS
+"""
+_REPLACE_SHA = hashlib.sha1(_REPLACE_LUA).hexdigest()
 _RAW_KEYS_MAX = 65536
 
 
@@ -135,9 +158,24 @@ class DjangoRedis:
         self.cache = cache
         self.client = cache.client
         self._raw: dict[str, str] = {}
+        self._raw_tokens: dict[tuple[str, ...], list[str]] = {}
+        self._settings = get_settings()
         # Reads go to the primary too: a replica may not have the newest token yet.
         self.redis = self.client.get_client(write=True)
+        self._loads = self._fast_loads()
         self._check_cluster()
+
+    def _fast_loads(self) -> Any:
+        """The serializer's loads when nothing is compressed: the client's decode() first
+        tries int() and a decompression, an exception and a context manager on every hit."""
+        try:
+            from django_redis.compressors.identity import IdentityCompressor
+        except ImportError:  # pragma: no cover - django-redis without the module
+            return None
+        if type(getattr(self.client, "_compressor", None)) is IdentityCompressor:
+            serializer = getattr(self.client, "_serializer", None)
+            return getattr(serializer, "loads", None)
+        return None
 
     def _check_cluster(self) -> None:
         try:
@@ -147,8 +185,6 @@ class DjangoRedis:
             return
         if not isinstance(self.redis, RedisCluster):
             return
-        from nexus_cache.conf import get_settings
-
         samples = (_tokens.key("a"), _tokens.key("b"), f"{get_settings().KEY_PREFIX}:e:entry")
         slots = {key_slot(self.raw(k).encode()) for k in samples}
         if len(slots) > 1:
@@ -161,6 +197,20 @@ class DjangoRedis:
                 self._raw.clear()
             raw = self._raw[key] = str(self.client.make_key(key))
         return raw
+
+    def raw_tokens(self, names: tuple[str, ...]) -> list[str]:
+        """The Redis keys of these tokens (the same few tuples recur: memoized, until the
+        settings - KEY_PREFIX - change)."""
+        settings = get_settings()
+        if settings is not self._settings:
+            self._settings = settings
+            self._raw_tokens.clear()
+        keys = self._raw_tokens.get(names)
+        if keys is None:
+            if len(self._raw_tokens) >= _RAW_KEYS_MAX:
+                self._raw_tokens.clear()
+            keys = self._raw_tokens[names] = [self.raw(_tokens.key(n)) for n in names]
+        return keys
 
     # -- records ---------------------------------------------------------------------------
     def _encode(self, record: Record) -> bytes:
@@ -176,7 +226,8 @@ class DjangoRedis:
         if not isinstance(blob, bytes) or not blob.startswith(_MAGIC):
             return None
         try:
-            record = self.client.decode(blob[11 + int(blob[3:11], 16) :])
+            payload = blob[11 + int(blob[3:11], 16) :]
+            record = self._loads(payload) if self._loads is not None else self.client.decode(payload)
         except Exception:  # an entry this client cannot read (changed serializer): a miss
             return None
         return record if is_record(record) else None
@@ -188,9 +239,11 @@ class DjangoRedis:
         return self._decode(self.redis.get(self.raw(ekey)))
 
     # -- lookups ---------------------------------------------------------------------------
-    def fetch(self, ekey: str, names: Sequence[str], extra: Sequence[str] = ()) -> Fetched:
+    def fetch(self, ekey: str, names: tuple[str, ...], extra: Sequence[str] = ()) -> Fetched:
         """One MGET: the entry, the tokens it is expected to depend on, ``extra`` keys."""
-        keys = [self.raw(ekey), *(self.raw(_tokens.key(n)) for n in names), *(self.raw(k) for k in extra)]
+        keys = [self.raw(ekey), *self.raw_tokens(names)]
+        if extra:
+            keys.extend(self.raw(k) for k in extra)
         values = self.redis.mget(keys)
         tokens: dict[str, int] = {}
         for name, value in zip(names, values[1 : 1 + len(names)], strict=True):
@@ -198,24 +251,19 @@ class DjangoRedis:
                 tokens[name] = v
         present = frozenset(k for k, v in zip(extra, values[1 + len(names) :], strict=True) if v is not None)
         fetched = Fetched(self._decode(values[0]), tokens, present)
-        if fetched.record is not None:
-            asked = set(names)
-            missing = [n for n in fetched.record[2] if n not in asked]
+        record = fetched.record
+        if record is not None and record[2] != names:
+            missing = [n for n in record[2] if n not in tokens and n not in names]
             if missing:  # the entry was recomputed with other dependencies since
                 tokens.update(self.tokens(missing))
         return fetched
 
-    def fetch_cold(self, ekey: str, names: Sequence[str], extra: Sequence[str] = ()) -> Fetched:
+    def fetch_cold(self, ekey: str, names: tuple[str, ...], extra: Sequence[str] = ()) -> Fetched:
         """One EVALSHA: the entry plus the tokens its header names (and ``names``)."""
         if extra:
             return self.fetch(ekey, names, extra)
-        from redis.exceptions import NoScriptError
-
-        keys = [self.raw(ekey), *(self.raw(_tokens.key(n)) for n in names)]
-        try:
-            reply = self.redis.evalsha(_LOOKUP_SHA, len(keys), *keys)
-        except NoScriptError:
-            reply = self.redis.eval(_LOOKUP_LUA, len(keys), *keys)
+        keys = [self.raw(ekey), *self.raw_tokens(names)]
+        reply = self._script(_LOOKUP_SHA, _LOOKUP_LUA, keys)
         record = self._decode(reply[0])
         split = len(reply) - len(names)
         pairs = list(zip(names, reply[split:], strict=True))
@@ -223,6 +271,18 @@ class DjangoRedis:
             pairs.extend(zip(record[2], reply[1:split], strict=True))
         tokens = {name: v for name, value in pairs if (v := _int(value)) is not None}
         return Fetched(record, tokens)
+
+    def write_tokens(self, values: dict[str, int], timeout: int) -> None:
+        keys = [self.raw(k) for k in values]
+        self._script(_REPLACE_SHA, _REPLACE_LUA, keys, [*values.values(), timeout])
+
+    def _script(self, sha: str, lua: bytes, keys: Sequence[str], args: Sequence[Any] = ()) -> Any:
+        from redis.exceptions import NoScriptError
+
+        try:
+            return self.redis.evalsha(sha, len(keys), *keys, *args)
+        except NoScriptError:  # a restarted server: EVAL also caches it again
+            return self.redis.eval(lua, len(keys), *keys, *args)
 
     def tokens(self, names: Sequence[str]) -> dict[str, int]:
         values = self.redis.mget([self.raw(_tokens.key(n)) for n in names])
@@ -264,4 +324,14 @@ def for_cache(cache: BaseCache) -> Generic | DjangoRedis:
     return adapter
 
 
-__all__ = ["FORMAT", "DjangoRedis", "Fetched", "Generic", "Record", "cluster_error", "for_cache", "is_record"]
+__all__ = [
+    "FORMAT",
+    "DjangoRedis",
+    "Fetched",
+    "Generic",
+    "Record",
+    "TokensNotStored",
+    "cluster_error",
+    "for_cache",
+    "is_record",
+]

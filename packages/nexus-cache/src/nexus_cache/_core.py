@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 
-from nexus_cache import _backends, _stats, _store, _tokens, _tracking
+from nexus_cache import __version__, _backends, _stats, _store, _tokens, _tracking
 from nexus_cache.conf import get_settings
 
 T = TypeVar("T")
@@ -49,8 +49,6 @@ class Result:
 
 
 def entry_key(kind: str, material: str) -> str:
-    from nexus_cache import __version__
-
     digest = hashlib.blake2b(f"{kind}\0{material}".encode(), digest_size=16).hexdigest()
     return f"{get_settings().KEY_PREFIX}:{__version__}:e:{digest}"
 
@@ -98,13 +96,16 @@ class _Plan:
     hit_stale: bool = False
 
 
+_ONLY_GLOBAL = frozenset({_tokens.GLOBAL})
+
+
 def _fetch(
     ekey: str, names: Iterable[str], *, cold: bool = False, extra: Sequence[str] = ()
 ) -> _backends.Fetched:
     """The entry and the tokens it depends on, in one cache round trip (see _backends)."""
     adapter = _backends.for_cache(_store.cache())
     fetch = adapter.fetch_cold if cold else adapter.fetch
-    return fetch(ekey, list(names), extra)
+    return fetch(ekey, names if isinstance(names, tuple) else tuple(names), extra)
 
 
 def _fetch_tokens(names: Sequence[str]) -> dict[str, int]:
@@ -120,10 +121,12 @@ def _lookup(ekey: str, static: frozenset[str], dirty: frozenset[str]) -> tuple[A
     memo = _memo.get(ekey)
     if memo is None:
         fetched = _store.call(_fetch, ekey, static, cold=True)
+    elif static == _ONLY_GLOBAL:  # (querysets): the memo tuple itself, whose keys are cached
+        fetched = _store.call(_fetch, ekey, memo)
     else:
         # The entry's dependencies are known: fetch exactly those (the global epoch is
         # among them only for values that read no database).
-        fetched = _store.call(_fetch, ekey, (static - {_tokens.GLOBAL}) | set(memo))
+        fetched = _store.call(_fetch, ekey, (static - _ONLY_GLOBAL) | set(memo))
     record, tokens = fetched.record, fetched.tokens
     if record is None:
         return None, tokens, False

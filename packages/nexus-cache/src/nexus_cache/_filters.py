@@ -106,13 +106,32 @@ def validate(model: type[models.Model], negate: bool, args: tuple[Any, ...], kwa
         with _lock:
             if len(_shapes) >= _MAX_SHAPES:
                 _shapes.clear()
+                _passed.clear()  # (keyed by the ids of the checks just dropped)
             _shapes[key] = checks
     if checks is None:
         return False
     for check, (_, value) in zip(checks, leaves, strict=True):
         if check is not None:
-            check[0](check[1], value)
+            _check(check, value)
     return True
+
+
+#: (id of a check, type, value) that passed: the same value passes the same lookup again.
+_passed: dict[tuple[int, type, Any], None] = {}
+
+
+def _check(check: tuple[type[Lookup], Any], value: Any) -> None:
+    try:
+        seen: tuple[int, type, Any] | None = (id(check), type(value), value)
+        if seen in _passed:
+            return
+    except TypeError:  # unhashable (a list, an unsaved instance): checked every time
+        seen = None
+    check[0](check[1], value)
+    if seen is not None:
+        if len(_passed) >= _MAX_SHAPES:
+            _passed.clear()
+        _passed[seen] = None
 
 
 __all__ = ["validate"]

@@ -93,9 +93,11 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run one cache operation. Raises CacheUnavailable (or the error when FAIL_OPEN is off)."""
     if not breaker.allow():
         raise CacheUnavailable("circuit open")
+    # (try/finally rather than the _inside() context manager: this is on every hit)
+    previous = getattr(_internal, "active", False)
+    _internal.active = True
     try:
-        with _inside():
-            result = fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
     except Exception as exc:
         opened = breaker.failure()
         _stats.incr("errors")
@@ -112,6 +114,8 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if not get_settings().FAIL_OPEN:
             raise
         raise CacheUnavailable(str(exc)) from exc
+    finally:
+        _internal.active = previous
     breaker.success()
     return result
 

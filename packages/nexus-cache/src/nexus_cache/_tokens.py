@@ -172,20 +172,13 @@ def _write(names: Iterable[str]) -> None:
     """Store new values for the tokens, or raise (CacheUnavailable, or the error itself when
     ``FAIL_OPEN`` is off)."""
     values = {key(n): new_value() for n in names}
-    _store.call(_set_many_strict, _store.cache(), values, get_settings().TOKEN_TIMEOUT)
+    _store.call(_write_values, values, get_settings().TOKEN_TIMEOUT)
 
 
-def _set_many_strict(cache: Any, values: dict[str, int], timeout: int) -> None:
-    # Memcached does not raise when a server is down (or marked dead for a while): set_many
-    # returns the keys it could not store. A token that was not replaced is a missed
-    # invalidation, so that is a failure like any other.
-    failed = cache.set_many(values, timeout)
-    if failed:
-        raise TokensNotStored(f"the cache did not store {len(failed)} of {len(values)} token(s)")
+def _write_values(values: dict[str, int], timeout: int) -> None:
+    from nexus_cache import _backends
 
-
-class TokensNotStored(Exception):
-    """The cache accepted a token write without storing it (memcached's set_many)."""
+    _backends.for_cache(_store.cache()).write_tokens(values, timeout)
 
 
 def pending_retry() -> frozenset[str]:

@@ -167,9 +167,18 @@ def _manual(conn: BaseDatabaseWrapper) -> bool:
     return conn.connection is not None and not conn.autocommit
 
 
+#: ids of connections that may hold pending invalidations. Empty - the usual case outside
+#: transactions - lets dirty() answer without looking at any connection. An id stays until
+#: a look at its connection finds nothing pending (a stale one only costs that look).
+_maybe_dirty: set[int] = set()
+_CLEAN: frozenset[str] = frozenset()
+
+
 def register_write(conn: BaseDatabaseWrapper, names: set[str]) -> None:
     if not names:
         return
+    if conn.in_atomic_block or _manual(conn):
+        _maybe_dirty.add(id(conn))
     if conn.in_atomic_block:
         pending: dict[tuple[Any, ...], _Pending] = conn.__dict__.setdefault(_PENDING_ATTR, {})
         sids = tuple(conn.savepoint_ids)
@@ -194,20 +203,25 @@ def _alive(conn: BaseDatabaseWrapper, p: _Pending) -> bool:
 
 def dirty() -> frozenset[str]:
     """Tokens that open transactions in this thread have written and not committed."""
+    if not _maybe_dirty:
+        return _CLEAN
     out: set[str] = set()
     for conn in connections.all(initialized_only=True):
+        if id(conn) not in _maybe_dirty:
+            continue
         manual: set[str] | None = conn.__dict__.get(_MANUAL_ATTR)
         if manual:
             out |= manual
         pending: dict[tuple[Any, ...], _Pending] | None = conn.__dict__.get(_PENDING_ATTR)
-        if not pending:
-            continue
-        live = {id(item[1]) for item in conn.run_on_commit}
-        for sids, p in list(pending.items()):
-            if id(p) in live and not p.done:
-                out |= p.names
-            else:  # committed, or rolled back (with its savepoint)
-                del pending[sids]
+        if pending:
+            live = {id(item[1]) for item in conn.run_on_commit}
+            for sids, p in list(pending.items()):
+                if id(p) in live and not p.done:
+                    out |= p.names
+                else:  # committed, or rolled back (with its savepoint)
+                    del pending[sids]
+        if not manual and not pending:
+            _maybe_dirty.discard(id(conn))
     return frozenset(out)
 
 

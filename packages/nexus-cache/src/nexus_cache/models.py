@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import EmptyResultSet
 from django.db import models
-from django.db.models import F, Prefetch, Q
+from django.db.models import F, Prefetch, Q, sql
 from django.db.models.manager import BaseManager
 from django.db.models.query import ModelIterable
 
@@ -72,6 +72,31 @@ def _renc(value: Any) -> str:
     return _keys.encode(value)
 
 
+class _SharedQuery:
+    """What ``CachedQuerySet.query`` gives Django's ``_clone``: ``chain()`` returns the
+    Query itself, for the clone to share (copy-on-write) instead of copying it."""
+
+    __slots__ = ("query",)
+
+    def __init__(self, query: Any) -> None:
+        self.query = query
+
+    def chain(self) -> Any:
+        return self.query
+
+
+_pristine_queries: dict[type[models.Model], Any] = {}
+
+
+def _pristine_query(model: type[models.Model]) -> Any:
+    """``sql.Query(model)``, made once per model and never changed: shared by every fresh
+    queryset until one of them needs its own copy."""
+    q = _pristine_queries.get(model)
+    if q is None:
+        q = _pristine_queries[model] = sql.Query(model)
+    return q
+
+
 @functools.cache
 def _schema(model: type[models.Model]) -> str:
     """The columns a model loads: part of recipe keys, so a deploy that changes the model
@@ -94,14 +119,41 @@ class CachedQuerySet(models.QuerySet[_M]):
     #: Filters recorded in the recipe but not yet added to the Query (``add_q`` is the
     #: expensive part of building a queryset; a hit keyed by the recipe never needs it).
     _nx_pending: tuple[tuple[bool, tuple[Any, ...], dict[str, Any]], ...] = ()
+    #: The Query is shared with other querysets and copied before its first change
+    #: ("chain": as Django's ``_clone`` would have copied it; "clone": a plain copy, for
+    #: the queryset it was cloned from and for a manager's fresh queryset). A hit reads
+    #: nothing that needs a copy: building ``M.objects.filter(...).cached()`` then costs
+    #: no Query construction and no Query copy.
+    _nx_shared: str | None = None
+    _nx_cloning = False
 
     def __init__(self, model: Any = None, query: Any = None, using: Any = None, hints: Any = None) -> None:
+        fresh = query is None
+        if fresh and model is not None:
+            query = _pristine_query(model)
         super().__init__(model, query, using, hints)
+        if fresh and model is not None:
+            self._nx_shared = "clone"
         # A queryset made from a fresh Query (what a manager hands out) starts a recipe.
-        self._nx_recipe = () if query is None else None
+        self._nx_recipe = () if fresh else None
+
+    def _own_query(self) -> None:
+        shared = self._nx_shared
+        if shared is not None:
+            self._nx_shared = None
+            q = _p(self)._query
+            _p(self)._query = q.chain() if shared == "chain" else q.clone()
 
     @property
     def query(self) -> Any:
+        if self._nx_cloning:
+            # Django's _clone() is reading us: hand it the Query to share, not to copy
+            # (after applying Django's own deferred filter, as its getter would).
+            if _p(self)._deferred_filter:
+                self._own_query()
+                models.QuerySet.query.fget(self)  # type: ignore[attr-defined]
+            return _SharedQuery(_p(self)._query)
+        self._own_query()
         q = models.QuerySet.query.fget(self)  # type: ignore[attr-defined]
         pending = self._nx_pending
         if pending:
@@ -114,7 +166,13 @@ class CachedQuerySet(models.QuerySet[_M]):
     def query(self, value: Any) -> None:
         self._nx_pending = ()
         self._nx_recipe = None
+        self._nx_shared = None
         models.QuerySet.query.fset(self, value)  # type: ignore[attr-defined]
+
+    def _filter_or_exclude_inplace(self, negate: bool, args: Any, kwargs: Any) -> None:
+        # Django changes _query in place here, without its getter: own it first.
+        self._own_query()
+        super()._filter_or_exclude_inplace(negate, args, kwargs)  # type: ignore[misc]
 
     def __getstate__(self) -> dict[str, Any]:
         self.query  # noqa: B018 - apply pending filters before pickling
@@ -189,13 +247,19 @@ class CachedQuerySet(models.QuerySet[_M]):
         return clone
 
     def _clone(self) -> CachedQuerySet[_M]:
-        # Carry pending filters to the clone unapplied (Django's _clone reads self.query).
+        # Django's _clone reads self.query once, to chain() it: share it instead, and carry
+        # pending filters to the clone unapplied.
         pending = self._nx_pending
         self._nx_pending = ()
+        self._nx_cloning = True
         try:
             clone: CachedQuerySet[_M] = super()._clone()  # type: ignore[misc]
         finally:
+            self._nx_cloning = False
             self._nx_pending = pending
+        clone._nx_shared = "chain"
+        if self._nx_shared is None:
+            self._nx_shared = "clone"
         clone._nx_pending = pending
         clone._nx_opts = self._nx_opts
         return clone
@@ -251,10 +315,12 @@ class CachedQuerySet(models.QuerySet[_M]):
     def _pristine(self) -> bool:
         """True when this queryset is the model's whole table, unshaped: ``get(pk=x)`` on it
         can then be keyed by (database, model, pk) alone, without compiling SQL."""
-        q: Any = self.query
         p = _p(self)
+        q: Any = p._query  # read only; pending filters are checked below
         return bool(
-            not q.where.children
+            not self._nx_pending
+            and not p._deferred_filter
+            and not q.where.children
             and not q.annotations
             and not q.extra
             and not q.select

@@ -26,11 +26,17 @@ from django.db import connection, connections
 
 from nexus_testing import rabbitmq_url, redis_url
 
+from tests.gates import Gate
+
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 # django.tasks exists from Django 6.0: on 5.2 its contract tests are not collected at all
 # (deselected, not skipped: nothing is missing, the 6.x environments run them).
-collect_ignore = [] if django.VERSION >= (6, 0) else ["test_django_tasks_backend.py", "djtasks.py"]
+collect_ignore = (
+    []
+    if django.VERSION >= (6, 0)
+    else ["test_django_tasks_backend.py", "test_django_contract.py", "djtasks.py", "contract_tasks.py"]
+)
 
 
 class Worker:
@@ -91,16 +97,20 @@ class Worker:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        # "ready" in the log, not a ping: a restarted solo worker may be busy at once with a
-        # redelivered message and would not answer a ping until it is done.
+        # The log, not a ping: a restarted solo worker may be busy at once with a
+        # redelivered message and would not answer a ping until it is done. It is up when
+        # it says "ready.", or when it already received a message after connecting (a
+        # solo worker runs the messages it finds before it announces itself).
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.proc.returncode}; see {log}")
             with log.open("rb") as f:
                 f.seek(offset)
-                if b" ready." in f.read():
-                    return
+                text = f.read()
+            connected = text.find(b"Connected to ")
+            if b" ready." in text or (connected >= 0 and b"] received" in text[connected:]):
+                return
             time.sleep(0.05)
         raise RuntimeError(f"worker was not ready within 30s; see {log}")
 
@@ -252,6 +262,40 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):  # type:
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture
+def gate(unique_namespace: str) -> Iterator[Gate]:
+    """The gate of tasks tagged ``unique_namespace``; opened when the test ends, so a
+    leftover delivery of a gated task finishes at once on whichever worker gets it."""
+    gate = Gate(unique_namespace)
+    yield gate
+    gate.open()
+
+
+@contextlib.contextmanager
+def celery_conf(app: Celery, **conf: object) -> Iterator[Celery]:
+    """Change Celery settings of ``app`` for a block (what a project's CELERY_* test
+    settings would set), and put the previous values back."""
+    previous = {key: app.conf[key] for key in conf}
+    app.conf.update(conf)
+    try:
+        yield app
+    finally:
+        app.conf.update(previous)
+
+
+@pytest.fixture
+def eager(redis_broker: str) -> Iterator[Celery]:
+    """Celery as a project's test settings often run it: CELERY_TASK_ALWAYS_EAGER and
+    _EAGER_PROPAGATES (CELERY_TASK_STORE_EAGER_RESULT is on in tests.settings, because
+    Celery copies it onto each task when the app is finalized, not when it is read)."""
+    from celery import current_app
+
+    with celery_conf(
+        current_app._get_current_object(), task_always_eager=True, task_eager_propagates=True
+    ) as app:
+        yield app
 
 
 @pytest.fixture

@@ -86,6 +86,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_POOL_LIMIT = 10
+# Eager runs (tests/test_eager.py switches task_always_eager on) store their results in the
+# Redis result backend, as a project's eager test settings would.
+CELERY_TASK_STORE_EAGER_RESULT = True
 
 # Django >= 6.0 reads this (5.2 ignores it): django.tasks on Celery workers.
 TASKS = {

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from nexus_tasks.checks import check_settings
+from nexus_tasks.checks import check_idempotency_store, check_settings
 
 
 def ids(messages: list) -> list[str]:
@@ -49,3 +49,17 @@ def test_unknown_dispatch_mode_fails_manage_check() -> None:
 @override_settings(NEXUS_TASKS={"STORE": "memcached"})
 def test_unknown_store_is_reported() -> None:
     assert ids(check_settings()) == ["nexus_tasks.E006"]
+
+
+def test_idempotent_tasks_on_the_redis_store_get_an_info() -> None:
+    from tests import tasks  # noqa: F401 - defines idempotent tasks
+
+    with override_settings(NEXUS_TASKS={"STORE": "redis"}):
+        [info] = check_idempotency_store()
+        call_command("check", "--fail-level", "WARNING")  # an Info never fails a deploy
+    assert info.id == "nexus_tasks.I001"
+    assert "tests.tasks.idempotent_record" in info.msg
+    assert "at least once" in info.msg
+    assert "'database'" in info.hint
+    with override_settings(NEXUS_TASKS={"STORE": "database"}):
+        assert check_idempotency_store() == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import time
 
 import django
 import pytest
@@ -22,7 +21,7 @@ from nexus_tasks.backends import CeleryBackend, CeleryTask, broker_priority, pri
 from nexus_tasks.testing import capture_tasks
 
 from tests import djtasks
-from tests.conftest import wait_for
+from tests.conftest import celery_conf, wait_for
 from tests.models import Event
 
 
@@ -119,8 +118,9 @@ def test_async_task_via_aenqueue_and_aget_result(worker) -> None:
 def test_run_after_is_never_run_early(worker) -> None:
     run_after = timezone.now() + datetime.timedelta(seconds=2)
     result = djtasks.add.using(run_after=run_after).enqueue(1, 1)
-    time.sleep(1)
-    assert default_task_backend.get_result(result.id).status == TaskResultStatus.READY
+    early = default_task_backend.get_result(result.id)
+    if timezone.now() < run_after:  # read before run_after: it cannot have started
+        assert early.status == TaskResultStatus.READY
     done = finished(result.id)
     assert done.started_at >= run_after
     assert done.task.run_after == run_after
@@ -269,3 +269,66 @@ def test_system_exit_and_unserialisable_return_values_fail_the_task_not_the_work
     assert bad.status == TaskResultStatus.FAILED
     assert bad.errors[0].exception_class is TypeError
     assert worker.alive()
+
+
+def test_celery_eager_mode_runs_on_commit_with_the_signals_in_order(
+    transactional_db, redis_broker: str
+) -> None:  # type: ignore[no-untyped-def]
+    from celery import current_app
+
+    events = []
+
+    def receiver(signal_name):  # type: ignore[no-untyped-def]
+        def on_signal(sender, task_result, **kwargs):  # type: ignore[no-untyped-def]
+            events.append((signal_name, task_result.id, task_result.status))
+
+        return on_signal
+
+    handlers = {
+        sig: receiver(name)
+        for sig, name in [(task_enqueued, "enqueued"), (task_started, "started"), (task_finished, "finished")]
+    }
+    for sig, handler in handlers.items():
+        sig.connect(handler)
+    try:
+        with celery_conf(
+            current_app._get_current_object(), task_always_eager=True, task_eager_propagates=False
+        ):
+            with transaction.atomic():
+                queued = djtasks.add.enqueue(1, 2)
+                assert queued.status == TaskResultStatus.READY
+                assert [e[0] for e in events] == ["enqueued"]  # nothing ran before the commit
+            assert default_task_backend.get_result(queued.id).return_value == 3
+            direct = djtasks.add.enqueue(2, 2)  # no transaction: runs at once, like ImmediateBackend
+            failed = djtasks.fails.enqueue("x")
+            try:
+                with transaction.atomic():
+                    dropped = djtasks.add.enqueue(5, 5)
+                    raise RuntimeError
+            except RuntimeError:
+                pass
+    finally:
+        for sig, handler in handlers.items():
+            sig.disconnect(handler)
+    assert (direct.status, direct.return_value) == (TaskResultStatus.SUCCESSFUL, 4)
+    assert failed.status == TaskResultStatus.FAILED
+    with pytest.raises(TaskResultDoesNotExist):
+        default_task_backend.get_result(dropped.id)
+    ready, running, ok, failing = (
+        TaskResultStatus.READY,
+        TaskResultStatus.RUNNING,
+        TaskResultStatus.SUCCESSFUL,
+        TaskResultStatus.FAILED,
+    )
+    assert events == [
+        ("enqueued", queued.id, ready),
+        ("started", queued.id, running),
+        ("finished", queued.id, ok),
+        ("enqueued", direct.id, ready),
+        ("started", direct.id, running),
+        ("finished", direct.id, ok),
+        ("enqueued", failed.id, ready),
+        ("started", failed.id, running),
+        ("finished", failed.id, failing),
+        ("enqueued", dropped.id, ready),
+    ]

@@ -16,6 +16,7 @@ from nexus_tasks.models import DeadLetter, OutboxMessage
 from nexus_tasks.testing import broker_down
 
 from tests.conftest import wait_for
+from tests.gates import Gate
 from tests.tasks import progress, record
 
 
@@ -24,11 +25,9 @@ def users(transactional_db) -> tuple[User, User]:  # type: ignore[no-untyped-def
     return User.objects.create(username="owner"), User.objects.create(username="other")
 
 
-def test_progress_state_and_result_are_visible_to_the_owner_only(
-    worker, users, unique_namespace: str
-) -> None:
+def test_progress_state_and_result_are_visible_to_the_owner_only(worker, users, gate: Gate) -> None:
     owner, other = users
-    result = progress.enqueue_with(args=(unique_namespace, 3, 0.4), owner=owner)
+    result = progress.enqueue_with(args=(gate.tag, 3), owner=owner)
     client = APIClient()
     client.force_authenticate(owner)
     url = f"/tasks/{result.id}/"
@@ -37,10 +36,9 @@ def test_progress_state_and_result_are_visible_to_the_owner_only(
         body = client.get(url).json()
         return body if body["state"] == "PROGRESS" else None
 
-    body = wait_for(in_progress, interval=0.02)
-    assert body["progress"]["total"] == 3
-    assert 1 <= body["progress"]["done"] <= 3
-    assert body["progress"]["message"].startswith("step ")
+    body = wait_for(in_progress)  # the task reported step 1 and waits at its gate
+    assert body["progress"] == {"done": 1, "total": 3, "message": "step 1"}
+    gate.open()
     assert result.get(timeout=20) == 3
     done = client.get(url).json()
     assert done == {"id": result.id, "name": progress.name, "state": "SUCCESS", "progress": None, "result": 3}
@@ -90,14 +88,13 @@ def test_health_reports_workers_backlog_and_dead_letters(worker, unique_namespac
     wait_for(lambda: json.loads(APIClient().get("/health/").content)["healthy"])
 
 
-def test_progress_of_a_body_inside_a_transaction_is_visible_outside(
-    worker, users, unique_namespace: str
-) -> None:
+def test_progress_of_a_body_inside_a_transaction_is_visible_outside(worker, users, gate: Gate) -> None:
     from tests.models import Event
     from tests.tasks import idempotent_progress
 
     owner, _ = users
-    result = idempotent_progress.enqueue_with(args=(unique_namespace, 3, 0.4), owner=owner)
+    unique_namespace = gate.tag
+    result = idempotent_progress.enqueue_with(args=(unique_namespace, 3), owner=owner)
     client = APIClient()
     client.force_authenticate(owner)
 
@@ -105,9 +102,10 @@ def test_progress_of_a_body_inside_a_transaction_is_visible_outside(
         body = client.get(f"/tasks/{result.id}/").json()
         return body if body["state"] == "PROGRESS" else None
 
-    body = wait_for(in_progress, interval=0.02)
+    body = wait_for(in_progress)  # reported, and now waiting at its gate
     assert body["progress"]["message"] == "working"
     # The body's own write is still uncommitted while its progress is already visible.
     assert not Event.objects.filter(tag=unique_namespace).exists()
+    gate.open()
     assert result.get(timeout=20) == 3
     assert Event.objects.filter(tag=unique_namespace).count() == 1

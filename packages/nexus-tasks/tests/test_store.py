@@ -14,7 +14,7 @@ from nexus_tasks._task import unique_lock_key
 from nexus_testing import redis_url
 
 from tests.models import Event
-from tests.tasks import idempotent_marked, unique_slow
+from tests.tasks import idempotent_record, unique_slow
 
 
 @pytest.fixture(params=["database", pytest.param("redis", marks=pytest.mark.requires_redis)])
@@ -126,12 +126,12 @@ def test_concurrent_enqueues_of_one_unique_task_send_one_message(store_name: str
 
 def test_idempotent_eager_run_skips_a_completed_message(store_name: str) -> None:
     # apply() runs the task in-process through the same worker-side code path.
-    first = idempotent_marked.apply(args=["idem", 0.0], task_id="fixed-id-1")
+    first = idempotent_record.apply(args=["idem"], task_id="fixed-id-1")
     assert first.get() == "idem"
-    second = idempotent_marked.apply(args=["idem", 0.0], task_id="fixed-id-1")
+    second = idempotent_record.apply(args=["idem"], task_id="fixed-id-1")
     assert second.get() is None
     assert Event.objects.filter(tag="idem").count() == 1
-    third = idempotent_marked.apply(args=["idem", 0.0], task_id="other-id")
+    third = idempotent_record.apply(args=["idem"], task_id="other-id")
     assert third.get() == "idem"
     assert Event.objects.filter(tag="idem").count() == 2
 

@@ -13,6 +13,10 @@ Failure windows and what closes them:
   live publish may still send;
 * the process dies between commit and publish → only the outbox survives that: use
   ``durable=True`` (or ``DISPATCH = "outbox"``) for work that must not be lost.
+
+Under Celery's ``task_always_eager`` the task runs in this process at the moment it would
+have been published (at commit, never after a rollback), the way ``apply_async`` runs it
+eagerly: projects whose tests run Celery eagerly see nexus-tasks' tasks run too.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import current_app
+from celery.result import EagerResult, denied_join_result
 from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from nexus_tasks._log import log_event
-from nexus_tasks._message import Message
+from nexus_tasks._message import Message, dumps, loads
 from nexus_tasks.conf import get_settings
 from nexus_tasks.exceptions import TaskPublishError
 
@@ -123,6 +128,60 @@ def send_now(message: Message, producer: Any = None, app: Any = None) -> None:
     )
     with app.producer_or_acquire(producer) as active:
         amqp.send_task_message(active, message.task_name, task_message, retry=False, **options)
+
+
+def eager_app() -> Any | None:
+    """The current Celery app if it runs tasks eagerly (``task_always_eager``), else None.
+
+    Read at the moment of publishing, not at import, so that a project's test settings
+    (``CELERY_TASK_ALWAYS_EAGER``) and a test that switches the app's setting both count.
+    """
+    app = current_app._get_current_object()
+    return app if app.conf.task_always_eager else None
+
+
+def run_eagerly(message: Message, app: Any) -> EagerResult:
+    """Run ``message`` in this process, as Celery's ``apply_async`` does when eager.
+
+    The arguments go through the message encoding first, so the body sees what a worker
+    would (lists for tuples, kombu's tagged types); the task id and the ``nexus`` header
+    are the message's, so unique locks, idempotency and ``using`` behave as on a worker.
+    Celery's own settings apply: ``task_eager_propagates`` raises the task's final
+    exception here (after its retries, which run at once as Celery's eager retries do),
+    ``task_store_eager_result`` stores the result in the result backend.
+    """
+    task = app.tasks[message.task_name]
+    args, kwargs = loads(dumps([message.args, message.kwargs]))
+    options = dict(message.options)
+    headers = options.pop("headers", None)
+    log_event("enqueue", message.task_name, message.task_id, eager=True)
+    with denied_join_result():
+        # throw=False: the retries play out first (see NexusTask.retry_later); the final
+        # failure is stored and handled like a worker's, then raised here if asked.
+        result: EagerResult = task.apply(
+            args, kwargs, task_id=message.task_id, headers=headers, throw=False, **options
+        )
+    if result.failed() and app.conf.task_eager_propagates:
+        raise result.result
+    return result
+
+
+def _run_locally(message: Message) -> tuple[bool, EagerResult | None]:
+    """Hand ``message`` to a capture hook or run it eagerly, if either applies.
+
+    ``(True, result)`` when it was taken here (``result`` is the eager run's, or None for a
+    capture hook); ``(False, None)`` when it must go to the broker. A broker made "down" by
+    ``nexus_tasks.testing.broker_down()`` counts even when eager, so that a project's test
+    of an outage sees the message wait in the outbox.
+    """
+    if _intercepted(message):
+        return True, None
+    if time.monotonic() < _broker_down_until:
+        return False, None
+    app = eager_app()
+    if app is None:
+        return False, None
+    return True, run_eagerly(message, app)
 
 
 class _Publication:
@@ -258,8 +317,12 @@ def _hand_over(publication: _Publication, pk: int) -> None:
     _settle(pk, publication.message, error)
 
 
-def publish_outbox_row(pk: int, message: Message, claimed_until: datetime.datetime | None) -> bool:
-    """Publish a committed outbox row at once; on failure leave it to the relay."""
+def publish_outbox_row(
+    pk: int, message: Message, claimed_until: datetime.datetime | None
+) -> EagerResult | None:
+    """Publish a committed outbox row at once; on failure leave it to the relay.
+
+    Returns the eager run's result when the task ran in this process (eager mode)."""
     from nexus_tasks.models import OutboxMessage
 
     settings = get_settings()
@@ -274,26 +337,34 @@ def publish_outbox_row(pk: int, message: Message, claimed_until: datetime.dateti
             ours |= Q(claimed_until=claimed_until)
         rows = OutboxMessage.objects.using(message.using)
         if not rows.filter(ours, pk=pk, sent_at__isnull=True).update(claimed_until=new_claim):
-            return False
+            return None
     if _intercepted(message):
         _settle(pk, message, None)
-        return True
+        return None
+    app = None if time.monotonic() < _broker_down_until else eager_app()
+    if app is not None:
+        # Marked sent before it runs: the run is the delivery, even if the task raises.
+        _settle(pk, message, None)
+        return run_eagerly(message, app)
     outcome = _start(message, settings.PUBLISH_TIMEOUT)
     if isinstance(outcome, _Publication):
         _hand_over(outcome, pk)
-        return False
+        return None
     _settle(pk, message, outcome)
-    return outcome is None
+    return None
 
 
-def publish_or_fallback(message: Message) -> None:
+def publish_or_fallback(message: Message) -> EagerResult | None:
     """After commit, for non-durable messages: publish, else keep the message in the
-    outbox; if even that fails, release what the message held and raise."""
-    if _intercepted(message):
-        return
+    outbox; if even that fails, release what the message held and raise.
+
+    Returns the eager run's result when the task ran in this process (eager mode)."""
+    taken, result = _run_locally(message)
+    if taken:
+        return result
     outcome = _start(message, get_settings().PUBLISH_TIMEOUT)
     if outcome is None:
-        return
+        return None
     stuck = isinstance(outcome, _Publication)
     try:
         with transaction.atomic(using=message.using):
@@ -309,6 +380,7 @@ def publish_or_fallback(message: Message) -> None:
     if isinstance(outcome, _Publication):
         _hand_over(outcome, pk)
     log_event("outbox.fallback", message.task_name, message.task_id, level=30, error=repr(outcome))
+    return None
 
 
 def release_unique(message: Message) -> None:
@@ -325,17 +397,20 @@ def release_unique(message: Message) -> None:
 class _Callback:
     """The on-commit callable. When the transaction (or savepoint) rolls back, Django drops
     it without calling it; a finalizer then releases the Redis unique lock it reserved
-    (a database-store lock vanished with the rollback already)."""
+    (a database-store lock vanished with the rollback already). It keeps the result of an
+    eager run so that ``enqueue()`` outside a transaction can return it, as ``apply_async``
+    returns an ``EagerResult``."""
 
-    __slots__ = ("__weakref__", "fn", "state")
+    __slots__ = ("__weakref__", "eager_result", "fn", "state")
 
-    def __init__(self, fn: Callable[[], None], state: dict[str, bool]) -> None:
+    def __init__(self, fn: Callable[[], EagerResult | None], state: dict[str, bool]) -> None:
         self.fn = fn
         self.state = state
+        self.eager_result: EagerResult | None = None
 
     def __call__(self) -> None:
         self.state["called"] = True
-        self.fn()
+        self.eager_result = self.fn()
 
 
 def _released_if_dropped(state: dict[str, bool], message: Message) -> None:
@@ -344,21 +419,25 @@ def _released_if_dropped(state: dict[str, bool], message: Message) -> None:
         log_event("enqueue.rolled_back", message.task_name, message.task_id)
 
 
-def schedule(message: Message, *, durable: bool, release_on_rollback: bool) -> None:
+def schedule(message: Message, *, durable: bool, release_on_rollback: bool) -> EagerResult | None:
     """Arrange for ``message`` to be published when the transaction on ``using`` commits
-    (at once outside a transaction)."""
+    (at once outside a transaction).
+
+    Returns the ``EagerResult`` when the task already ran here (eager mode, no transaction
+    open), else None: the caller then hands out an ``AsyncResult`` for the fixed id."""
     if durable:
         pk, claimed_until = write_outbox(message, claimed=True)
 
-        def fn() -> None:
-            publish_outbox_row(pk, message, claimed_until)
+        def fn() -> EagerResult | None:
+            return publish_outbox_row(pk, message, claimed_until)
     else:
 
-        def fn() -> None:
-            publish_or_fallback(message)
+        def fn() -> EagerResult | None:
+            return publish_or_fallback(message)
 
     state = {"called": False}
     callback = _Callback(fn, state)
     if release_on_rollback and message.unique_key is not None:
         weakref.finalize(callback, _released_if_dropped, state, message)
     transaction.on_commit(callback, using=message.using)
+    return callback.eager_result

@@ -102,7 +102,7 @@ def run_django_task(self: Any, module_path: str, args: list[Any], kwargs: dict[s
             record["status"] = TaskResultStatus.READY
             record["errors"] = [*record.get("errors", []), _error(exc)]
             save_record(result_id, record, using)
-            raise self.retry(exc=exc, countdown=delay, max_retries=max_retries) from exc
+            raise self.retry_later(exc, delay, max_retries) from exc
         record["status"] = TaskResultStatus.FAILED
         record["finished_at"] = _now()
         record["errors"] = [*record.get("errors", []), _error(exc)]

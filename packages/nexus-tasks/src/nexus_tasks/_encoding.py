@@ -21,6 +21,8 @@ from nexus_tasks._message import dumps
 from nexus_tasks.exceptions import TaskArgumentError
 
 _SCALARS = (str, int, bool, type(None), datetime.date, datetime.time, decimal.Decimal, uuid.UUID)
+#: Carried by kombu's type tags, but not by django.tasks, whose arguments are plain JSON.
+_TAGGED = (datetime.date, datetime.time, decimal.Decimal, uuid.UUID)
 
 
 def _path_repr(path: list[str | int]) -> str:
@@ -34,9 +36,31 @@ def _describe(value: object) -> str:
     return f"{type(value).__module__}.{type(value).__qualname__}"
 
 
-def check_value(value: object, parameter: str, task_name: str, path: list[str | int] | None = None) -> None:
-    """Raise :class:`TaskArgumentError` unless ``value`` round-trips through the message."""
+def check_value(
+    value: object,
+    parameter: str,
+    task_name: str,
+    path: list[str | int] | None = None,
+    *,
+    json_only: bool = False,
+) -> None:
+    """Raise :class:`TaskArgumentError` unless ``value`` round-trips through the message.
+
+    ``json_only`` applies django.tasks' rule instead of kombu's: no tagged types (Django
+    raises ``TypeError("Unsupported type ...")`` for them), and bytes are left to
+    Django's ``normalize_json``, which decodes UTF-8.
+    """
     path = path or []
+    if json_only and isinstance(value, _TAGGED):
+        _fail(
+            task_name,
+            parameter,
+            path,
+            f"is a {_describe(value)}: Unsupported type for django.tasks, whose arguments "
+            "are plain JSON; pass it as a string (isoformat() or str()) and parse it in the task",
+        )
+    if json_only and isinstance(value, bytes):
+        return
     if isinstance(value, float):
         if not math.isfinite(value):
             _fail(task_name, parameter, path, f"{value!r} is not a finite number and JSON cannot carry it")
@@ -57,11 +81,11 @@ def check_value(value: object, parameter: str, task_name: str, path: list[str | 
                     f"has a {type(key).__name__} key {key!r}; JSON object keys must be str "
                     "(they would arrive as strings)",
                 )
-            check_value(item, parameter, task_name, [*path, key])
+            check_value(item, parameter, task_name, [*path, key], json_only=json_only)
         return
     if isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            check_value(item, parameter, task_name, [*path, index])
+            check_value(item, parameter, task_name, [*path, index], json_only=json_only)
         return
     if _is_model_instance(value):
         pk = getattr(value, "pk", None)
@@ -96,7 +120,12 @@ def _fail(task_name: str, parameter: str, path: list[str | int], reason: str) ->
 
 
 def validate_arguments(
-    func: Callable[..., Any] | None, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]
+    func: Callable[..., Any] | None,
+    task_name: str,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    *,
+    json_only: bool = False,
 ) -> None:
     """Bind ``args``/``kwargs`` to ``func``'s signature and check every value.
 
@@ -120,9 +149,9 @@ def validate_arguments(
             else:
                 names[index] = f"{var_pos}[{index - len(positional)}]"
     for index, value in enumerate(args):
-        check_value(value, names.get(index, f"args[{index}]"), task_name)
+        check_value(value, names.get(index, f"args[{index}]"), task_name, json_only=json_only)
     for key, value in kwargs.items():
-        check_value(value, str(key), task_name)
+        check_value(value, str(key), task_name, json_only=json_only)
 
 
 def _signature(func: Callable[..., Any] | None) -> inspect.Signature | None:

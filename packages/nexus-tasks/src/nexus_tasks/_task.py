@@ -78,7 +78,11 @@ class NexusTask(DjangoTask):  # type: ignore[misc]
     # -- call site ------------------------------------------------------------------------
     def enqueue(self, *args: Any, **kwargs: Any) -> AsyncResult:
         """Send the task after the surrounding commit; ``durable``, ``using``,
-        ``countdown``, ``eta``, ``queue`` and ``priority`` are dispatch options."""
+        ``countdown``, ``eta``, ``queue`` and ``priority`` are dispatch options.
+
+        Under ``task_always_eager`` the task runs in this process at that moment instead
+        (``countdown``/``eta`` ignored, as Celery does); outside a transaction the return
+        value is then the run's ``EagerResult``."""
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in DISPATCH_OPTIONS}
         return self.enqueue_with(args=args, kwargs=kwargs, **options)
 
@@ -151,8 +155,8 @@ class NexusTask(DjangoTask):  # type: ignore[misc]
             from nexus_tasks._records import remember_owner
 
             remember_owner(task_id, self.name, nexus["owner"], using)
-        _dispatch.schedule(message, durable=durable, release_on_rollback=store_is_redis)
-        return self.AsyncResult(task_id)
+        eager = _dispatch.schedule(message, durable=durable, release_on_rollback=store_is_redis)
+        return eager if eager is not None else self.AsyncResult(task_id)
 
     # -- worker side ----------------------------------------------------------------------
     def _nexus_header(self) -> dict[str, Any]:
@@ -209,7 +213,7 @@ class NexusTask(DjangoTask):  # type: ignore[misc]
                     self.backoff_max if self.backoff_max is not None else settings.RETRY_BACKOFF_MAX,
                 )
                 log_event("retry", self.name, task_id, level=30, countdown=round(delay, 3), error=repr(exc))
-                raise self.retry(exc=exc, countdown=delay, max_retries=self._max_retries()) from exc
+                raise self.retry_later(exc, delay, self._max_retries()) from exc
             reason = "max_retries" if isinstance(exc, self.retry_on) else "failed"
             if reason == "max_retries":
                 self._dead_letter(args, kwargs, reason, repr(exc), using)
@@ -229,6 +233,20 @@ class NexusTask(DjangoTask):  # type: ignore[misc]
         self._release_unique(args, kwargs, header, using)
         log_event("success", self.name, task_id, duration_ms=round((time.monotonic() - started) * 1000, 2))
         return result
+
+    def retry_later(self, exc: BaseException, countdown: float, max_retries: int | None) -> Retry:
+        """``self.retry(...)``, returned for the caller to raise.
+
+        In an eager run (``task_always_eager``) Celery runs the retry at once, in a nested
+        ``apply()`` that would raise ``Retry`` itself to whoever committed when
+        ``task_eager_propagates`` is on, so that a task that recovers on its second
+        attempt would look like a crash. Marking the retry ``throw=False`` lets the
+        attempts play out as on a worker; ``run_eagerly`` then raises the final failure.
+        """
+        retry = self.retry(exc=exc, countdown=countdown, max_retries=max_retries, throw=False)
+        if self.request.is_eager and retry.sig is not None:
+            retry.sig.options["throw"] = False
+        return retry
 
     def _max_retries(self) -> int:
         value = self.max_retries
@@ -401,7 +419,20 @@ def _build(func: Callable[..., Any], options: dict[str, Any]) -> Any:
         raise ValueError("nexus-tasks tasks are JSON only: pickle would run arbitrary code from the broker.")
     opts.setdefault("base", NexusTask)
     opts.setdefault("max_retries", None)
+    if opts.get("idempotent"):
+        # Named here, not through the task (that would finalize the Celery app), for the
+        # system check nexus_tasks.I001.
+        _idempotent_tasks.add(opts.get("name") or f"{func.__module__}.{func.__name__}")
     return shared_task(**opts)(func)
+
+
+#: Names of the ``@task(idempotent=True)`` tasks defined so far (see ``_build``).
+_idempotent_tasks: set[str] = set()
+
+
+def idempotent_task_names() -> list[str]:
+    """The idempotent tasks imported so far, sorted."""
+    return sorted(_idempotent_tasks)
 
 
 def _release_on_revoke(sender: Any = None, request: Any = None, **kwargs: Any) -> None:

@@ -15,14 +15,15 @@ Mapping:
   first; needs ``broker_transport_options`` ``queue_order_strategy="priority"``). The
   system check ``nexus_tasks.W001`` warns when the broker cannot honour it;
 * statuses: READY (enqueued, waiting, also while a Celery retry waits), RUNNING,
-  SUCCESSFUL, FAILED (also for a revoked task: it will never run).
+  SUCCESSFUL, FAILED (also for a revoked task: it will never run);
+* Celery's ``task_always_eager``: the task runs in this process on commit (at once outside
+  a transaction, and ``enqueue`` then returns the finished result).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +35,10 @@ from django.tasks.base import TaskError
 from django.tasks.exceptions import TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
+from django.utils.json import normalize_json
 from django.utils.module_loading import import_string
 
-from nexus_tasks._django_tasks import load_record, record_key, run_django_task
+from nexus_tasks._django_tasks import load_record, run_django_task, save_record
 from nexus_tasks._encoding import canonical_json, validate_arguments
 from nexus_tasks._message import Message
 from nexus_tasks.conf import get_settings
@@ -140,26 +142,26 @@ class CeleryBackend(BaseTaskBackend):
         func = task.func
         if task.takes_context:
             func = _without_context(func)
-        validate_arguments(func, task.module_path, args, kwargs)
+        # Django's contract: plain JSON arguments (a datetime is a TypeError, not a string
+        # the task did not expect); named per parameter, then normalised as TaskResult
+        # would (tuples → lists).
+        validate_arguments(func, task.module_path, args, kwargs, json_only=True)
+        args, kwargs = normalize_json(args), normalize_json(kwargs)
         result_id = str(uuid.uuid4())
-        now = timezone.now()
         record: dict[str, Any] = {
             "module_path": task.module_path,
             "backend": self.alias,
             "priority": task.priority,
             "queue_name": task.queue_name,
             "run_after": task.run_after.isoformat() if task.run_after else None,
-            "status": TaskResultStatus.READY,
-            "enqueued_at": now.isoformat(),
+            "status": TaskResultStatus.READY.value,
+            "enqueued_at": timezone.now().isoformat(),
             "args": args,
             "kwargs": kwargs,
             "worker_ids": [],
             "errors": [],
         }
-        # JSON-normalised the way Django's TaskResult normalises args (tuples → lists).
-        record = json.loads(json.dumps(record, default=str))
         from nexus_tasks._dispatch import schedule
-        from nexus_tasks._store import get_store
 
         options: dict[str, Any] = {
             "queue": self._celery_queue(task.queue_name),
@@ -181,13 +183,17 @@ class CeleryBackend(BaseTaskBackend):
             if holder is not None:
                 # Already queued or running: that one's result, and nothing is sent.
                 return self.get_result(holder)
-        get_store().put(
-            record_key(result_id), json.dumps(record), get_settings().IDEMPOTENCY_TTL, self.database
-        )
+        save_record(result_id, record, self.database)
         durable = self.durable or get_settings().DISPATCH == "outbox"
-        schedule(message, durable=durable, release_on_rollback=get_settings().STORE == "redis")
         result = build_result(result_id, record)
+        # Sent before the message leaves, so that under Celery's task_always_eager (the
+        # task runs inside schedule() when no transaction is open) receivers see
+        # enqueued → started → finished, as with Django's ImmediateBackend.
         task_enqueued.send(type(self), task_result=result)
+        eager = schedule(message, durable=durable, release_on_rollback=get_settings().STORE == "redis")
+        if eager is not None:
+            # It ran eagerly already: hand back what it did, as ImmediateBackend does.
+            return self.get_result(result_id)
         return result
 
     def _reserve_unique(self, task: Any, message: Message) -> str | None:

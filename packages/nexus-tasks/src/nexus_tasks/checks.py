@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Info, register
 
 from nexus_tasks.conf import DEFAULTS, DISPATCH_MODES, SETTING_NAME, STORES, user_settings
 
@@ -98,3 +98,35 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
             )
         )
     return errors
+
+
+@register()
+def check_idempotency_store(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """``nexus_tasks.I001``: idempotent tasks on the Redis store get the weaker guarantee.
+
+    Info, not a warning: the Redis store is a valid choice for bodies that are safe to
+    repeat, and a project that made it should not fail ``check --fail-level WARNING``.
+    Only tasks whose module is imported by the time checks run are seen.
+    """
+    from nexus_tasks._task import idempotent_task_names
+
+    raw = user_settings()
+    if not isinstance(raw, dict) or raw.get("STORE") != "redis":
+        return []
+    names = idempotent_task_names()
+    if not names:
+        return []
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return [
+        Info(
+            f"{SETTING_NAME}['STORE'] is 'redis': idempotent tasks ({shown}) record their "
+            "completion after the body returns, so a worker that dies in between runs the "
+            "body again (at least once).",
+            hint="With STORE = 'database' (the default) the completion record commits in the "
+            "body's transaction and its database writes happen exactly once. Keep 'redis' "
+            "only for bodies that are safe to repeat.",
+            id="nexus_tasks.I001",
+        )
+    ]

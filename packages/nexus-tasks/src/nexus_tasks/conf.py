@@ -38,8 +38,11 @@ class TasksSettings:
     #: to a dead broker costs one ``PUBLISH_TIMEOUT``, not one per message).
     PUBLISH_BREAKER_SECONDS: float = 5.0
     #: Where unique locks, idempotency records and task ownership live: ``"database"``
-    #: (tables of this app; a unique lock is then written in the caller's transaction) or
-    #: ``"redis"`` (``REDIS_URL``; needs the ``redis`` extra).
+    #: (tables of this app; a unique lock is then written in the caller's transaction, and
+    #: an idempotent task's completion record in the body's own transaction, so its
+    #: database writes happen exactly once) or ``"redis"`` (``REDIS_URL``; needs the
+    #: ``redis`` extra; the record follows the body, so a crash in between reruns it).
+    #: The default is the one with the stronger guarantee.
     STORE: str = "database"
     #: Redis URL for ``STORE = "redis"``; ``None`` uses ``CELERY_BROKER_URL`` when that is a
     #: Redis URL.

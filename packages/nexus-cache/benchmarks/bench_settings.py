@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 SYSTEM = os.environ["NXB_SYSTEM"]
+#: Names the worker's keys: two builds of one system (nexus and nexus@before) never share.
+LABEL = os.environ.get("NXB_LABEL", SYSTEM).replace("@", "-")
 PREFIX = os.environ["NXB_PREFIX"]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PG = os.environ.get("NXB_PG", "postgres://postgres@127.0.0.1:5432/")
@@ -39,10 +41,10 @@ CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": f"{PREFIX}:{SYSTEM}",
+        "KEY_PREFIX": f"{PREFIX}:{LABEL}",
     }
 }
-NEXUS_CACHE = {"KEY_PREFIX": f"{PREFIX}nx", "TIMEOUT": 600, "STATS_FLUSH_INTERVAL": 3600.0}
+NEXUS_CACHE = {"KEY_PREFIX": f"{PREFIX}{LABEL}", "TIMEOUT": 600, "STATS_FLUSH_INTERVAL": 3600.0}
 CACHEOPS_REDIS = REDIS_URL
 CACHEOPS_PREFIX = "bench_settings.cacheops_prefix"
 CACHEOPS = {"benchapp.*": {"ops": (), "timeout": 600}}

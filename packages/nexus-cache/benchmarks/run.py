@@ -2,7 +2,7 @@
 raw django-redis floor, on PostgreSQL + Redis, in interleaved rounds.
 
     python -m venv .venv-bench && .venv-bench/bin/pip install -r requirements.txt -e "..[redis,drf]"
-    .venv-bench/bin/python run.py [--rounds 5] [--quick]
+    .venv-bench/bin/python run.py [--rounds 5] [--quick] [--before path/to/old/src]
 
 Each system runs in its own worker process (cachalot and cacheops patch the ORM globally);
 every round runs every system once, in a shuffled order, and the table shows medians over
@@ -28,17 +28,27 @@ import redis
 
 HERE = Path(__file__).resolve().parent
 SYSTEMS = ["plain", "nexus", "cacheops", "cachalot", "drfext"]
+BEFORE = "nexus@before"
+CACHING = ("nexus", BEFORE, "cacheops", "cachalot")
+
+
+def kind(system: str) -> str:
+    return "nexus" if system == BEFORE else system
 
 
 class Worker:
-    def __init__(self, system: str, env: dict[str, str]) -> None:
+    def __init__(self, system: str, env: dict[str, str], before: str | None = None) -> None:
         self.system = system
+        env = {**env, "NXB_SYSTEM": kind(system), "NXB_LABEL": system}
+        if system == BEFORE:
+            # Another build of nexus-cache (e.g. a checkout of an earlier commit's src/).
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (before, env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "worker.py")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env={**env, "NXB_SYSTEM": system},
+            env=env,
         )
         self._read()
 
@@ -73,7 +83,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="skip the 50,000-dependents save")
+    parser.add_argument(
+        "--before",
+        metavar="SRC",
+        help="also run the nexus_cache package found in SRC (e.g. an earlier commit's src/) as "
+        f"{BEFORE!r}, interleaved with the others",
+    )
     opts = parser.parse_args()
+    systems = SYSTEMS + ([BEFORE] if opts.before else [])
 
     prefix = f"nxb{secrets.token_hex(4)}"
     dbname = f"nexus_cache_bench_{secrets.token_hex(4)}"
@@ -93,11 +110,11 @@ def main() -> None:
         seeder = Worker("plain", env)
         print("seeded", seeder("seed", opts.rows), file=sys.stderr)
         seeder.close()
-        for system in SYSTEMS:
-            workers[system] = Worker(system, env)
+        for system in systems:
+            workers[system] = Worker(system, env, opts.before)
         dependents = [1, 1000] + ([] if opts.quick else [50_000])
         for r in range(opts.rounds):
-            order = SYSTEMS[:]
+            order = systems[:]
             random.shuffle(order)
             print(f"round {r + 1}/{opts.rounds}: {' '.join(order)}", file=sys.stderr)
             for system in order:
@@ -105,23 +122,22 @@ def main() -> None:
                 if system == "plain":
                     add("floor", "list hit", w("floor_list", 300))
                     add("floor", "get hit", w("floor_get", 300))
-                if system in ("nexus", "cacheops", "cachalot"):
+                if system in CACHING:
                     add(system, "list hit", w("list_hit", 300))
                     add(system, "get hit", w("get_hit", 300))
-                if system in ("plain", "nexus", "cacheops", "cachalot"):
+                if system == "plain" or system in CACHING:
                     for k in dependents:
                         if k == 50_000 and r >= 3:
                             continue  # three samples each: populating 50,000 queries is slow
                         n = 1 if k == 50_000 else 10
-                        res = w("save", 0 if system == "plain" else k, n)
-                        if system == "plain":
-                            add(system, "save k=0", res["times"])
+                        # plain runs the same k queries (uncached) and pause before each save.
+                        res = w("save", k, n)
                         add(system, f"save k={k}", res["times"])
                         trips.setdefault((system, f"save k={k}"), []).extend(res["trips"])
                 add(system, "DRF list page 1", w("drf", 30))
-                if system == "nexus":
+                if kind(system) == "nexus":
                     add(system, "conditional GET (304)", w("conditional", 100))
-        for system in ("plain", "nexus", "cacheops", "cachalot", "drfext"):
+        for system in systems:
             checks[system] = workers[system]("drf_check")
     finally:
         for w in workers.values():
@@ -135,6 +151,7 @@ def main() -> None:
     def med(system: str, metric: str) -> float:
         return statistics.median(samples[(system, metric)])
 
+    shown = [x for x in ("nexus", BEFORE, "cacheops", "cachalot") if x in systems]
     print("\n| measurement | system | median | ratio | notes |")
     print("|---|---|---|---|---|")
     for metric in ("list hit", "get hit"):
@@ -145,23 +162,24 @@ def main() -> None:
             us(floor),
             "| 1.00x | |",
         )
-        for system in ("nexus", "cacheops", "cachalot"):
+        for system in shown:
             print(
                 f"| {metric} | {system} | {us(med(system, metric))} | {med(system, metric) / floor:.2f}x | |"
             )
-    base = med("plain", "save k=0") if ("plain", "save k=0") in samples else med("plain", "save k=1")
-    for k in [1, 1000, 50_000]:
-        for system in ("nexus", "cacheops", "cachalot"):
-            key = (system, f"save k={k}")
-            if key not in samples:
-                continue
-            rt = statistics.median(trips[key])
+    for k in dependents:
+        key = f"save k={k}"
+        base = med("plain", key)
+        print(f"| save() after {k:,} queries, uncached | plain | {us(base)} | 1.00x | |")
+        for system in shown:
+            rt = statistics.median(trips[(system, key)])
             print(
-                f"| save() with {k:,} cached dependents | {system} | {us(med(system, f'save k={k}'))} | {med(system, f'save k={k}') / base:.2f}x uncached | {rt:.0f} Redis round trips |"
+                f"| save() with {k:,} cached dependents | {system} | {us(med(system, key))} | "
+                f"{med(system, key) / base:.2f}x uncached | {rt:.0f} Redis round trips |"
             )
-    print(f"| save() uncached | plain | {us(base)} | 1.00x | |")
     drf_base = med("plain", "DRF list page 1")
-    for system in ("plain", "nexus", "drfext", "cacheops", "cachalot"):
+    for system in ["plain", "nexus", BEFORE, "drfext", "cacheops", "cachalot"]:
+        if system not in systems:
+            continue
         m = med(system, "DRF list page 1")
         c = checks.get(system, {})
         print(
@@ -169,9 +187,10 @@ def main() -> None:
             f"{drf_base / m:.1f}x uncached req/s | page 2 correct: {c.get('page2_correct')}, "
             f"fresh after save: {c.get('fresh_after_save')} |"
         )
-    print(
-        f"| conditional GET (304) | nexus | {us(med('nexus', 'conditional GET (304)'))} | {drf_base / med('nexus', 'conditional GET (304)'):.1f}x uncached req/s | |"
-    )
+    for system in ("nexus", BEFORE):
+        if system in systems:
+            m = med(system, "conditional GET (304)")
+            print(f"| conditional GET (304) | {system} | {us(m)} | {drf_base / m:.1f}x uncached req/s | |")
 
 
 if __name__ == "__main__":

@@ -102,10 +102,10 @@ def test_add_is_the_single_flight_primitive(backend: str) -> None:
     owner = _core._try_lock(ekey)
     assert owner is not None
     assert _core._try_lock(ekey) is None  # add() fails while the lock exists
-    _core._release(ekey, owner, stored=False)
+    _core._release(ekey, owner)
     again = _core._try_lock(ekey)
     assert again is not None
-    _core._release(ekey, again, stored=False)
+    _core._release(ekey, again)
     # Absent tokens are created with add(): two readers agree on the value.
     first = _tokens.read(["*|F|tests.add"])
     assert _tokens.read(["*|F|tests.add"]) == first

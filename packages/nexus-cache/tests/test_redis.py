@@ -239,3 +239,23 @@ def test_herd_client_uses_the_generic_path(redis_cache: str) -> None:
         a.price = 2
         a.save()
         assert Listing.objects.cached().get(pk=a.pk).price == 2
+
+
+def test_counters_flush_in_one_round_trip(redis_cache: str, round_trips: list[str]) -> None:
+    from nexus_cache import _stats
+
+    _stats.incr("hits", 2)
+    assert _stats.flush()  # (connects)
+    _stats.incr("hits")
+    _stats.incr("misses", 2)
+    _stats.incr("stores")
+    round_trips.clear()
+    assert _stats.flush()
+    assert len(round_trips) == 1, round_trips
+    _stats.incr("hits")
+    assert _stats.flush()
+    shared = _stats.shared()
+    assert shared is not None
+    assert (shared["hits"], shared["misses"], shared["stores"]) == (4, 2, 1)
+    ttl = caches["redis"].ttl(f"{redis_cache}:{__import__('nexus_cache').__version__}:stats:hits")  # type: ignore[attr-defined]
+    assert 0 < ttl <= 604800

@@ -48,7 +48,10 @@ def names_for(target: ModelTarget, ns: str, alias: str) -> set[str]:
             names.update((_tokens.bulk(ns, table), _tokens.inserts(ns, table)))
         else:
             if instance.pk is None:
-                raise ValueError(f"invalidate(): the {model._meta.label} instance has no primary key yet")
+                raise ValueError(
+                    f"invalidate(): the {model._meta.label} instance has no primary key yet; save it "
+                    f"first, or pass the model ({model._meta.label}) to invalidate the whole table"
+                )
             pk_field = m._meta.pk
             assert pk_field is not None
             value = pk_field.get_db_prep_value(instance.pk, connections[alias], prepared=False)

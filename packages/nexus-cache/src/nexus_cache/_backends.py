@@ -93,6 +93,15 @@ class Generic:
         if failed:
             raise TokensNotStored(f"the cache did not store {len(failed)} of {len(values)} token(s)")
 
+    def add_counts(self, deltas: dict[str, int], timeout: int) -> None:
+        """Add to shared counters (created with ``timeout`` when absent)."""
+        for key, n in deltas.items():
+            self.cache.add(key, 0, timeout)
+            try:
+                self.cache.incr(key, n)
+            except ValueError:  # expired between add and incr
+                self.cache.set(key, n, timeout)
+
 
 class TokensNotStored(Exception):
     """The cache accepted a token write without storing it (memcached's set_many)."""
@@ -138,6 +147,19 @@ for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i], 'EX', ttl) end
 return #KEYS
 """
 _REPLACE_SHA = hashlib.sha1(_REPLACE_LUA).hexdigest()
+
+# KEYS: counters; ARGV: the amounts, then the timeout of a counter that did not exist.
+# (The counters are flushed from the request path: one round trip, not two per counter.)
+_COUNT_LUA = b"""
+local ttl = ARGV[#KEYS + 1]
+for i = 1, #KEYS do
+  if redis.call('INCRBY', KEYS[i], ARGV[i]) == tonumber(ARGV[i]) then
+    redis.call('EXPIRE', KEYS[i], ttl)
+  end
+end
+return #KEYS
+"""
+_COUNT_SHA = hashlib.sha1(_COUNT_LUA).hexdigest()
 _RAW_KEYS_MAX = 65536
 
 
@@ -157,7 +179,6 @@ class DjangoRedis:
     def __init__(self, cache: Any) -> None:
         self.cache = cache
         self.client = cache.client
-        self._raw: dict[str, str] = {}
         self._raw_tokens: dict[tuple[str, ...], list[str]] = {}
         self._settings = get_settings()
         # Reads go to the primary too: a replica may not have the newest token yet.
@@ -191,12 +212,8 @@ class DjangoRedis:
             raise ImproperlyConfigured(cluster_error())
 
     def raw(self, key: str) -> str:
-        raw = self._raw.get(key)
-        if raw is None:
-            if len(self._raw) >= _RAW_KEYS_MAX:
-                self._raw.clear()
-            raw = self._raw[key] = str(self.client.make_key(key))
-        return raw
+        """The Redis key of a cache key (Django's KEY_PREFIX, VERSION, KEY_FUNCTION)."""
+        return str(self.client.make_key(key))
 
     def raw_tokens(self, names: tuple[str, ...]) -> list[str]:
         """The Redis keys of these tokens (the same few tuples recur: memoized, until the
@@ -214,11 +231,8 @@ class DjangoRedis:
 
     # -- records ---------------------------------------------------------------------------
     def _encode(self, record: Record) -> bytes:
-        parts = []
-        for name in record[2]:
-            key = self.raw(_tokens.key(name)).encode()
-            parts.append(b"%04x%s" % (len(key), key))
-        header = b"".join(parts)
+        keys = [k.encode() for k in self.raw_tokens(record[2])]
+        header = b"".join(b"%04x%s" % (len(k), k) for k in keys)
         payload: bytes = self.client.encode(record, allow_int=False)
         return b"%s%08x%s%s" % (_MAGIC, len(header), header, payload)
 
@@ -276,6 +290,10 @@ class DjangoRedis:
         keys = [self.raw(k) for k in values]
         self._script(_REPLACE_SHA, _REPLACE_LUA, keys, [*values.values(), timeout])
 
+    def add_counts(self, deltas: dict[str, int], timeout: int) -> None:
+        keys = [self.raw(k) for k in deltas]
+        self._script(_COUNT_SHA, _COUNT_LUA, keys, [*deltas.values(), timeout])
+
     def _script(self, sha: str, lua: bytes, keys: Sequence[str], args: Sequence[Any] = ()) -> Any:
         from redis.exceptions import NoScriptError
 
@@ -285,7 +303,7 @@ class DjangoRedis:
             return self.redis.eval(lua, len(keys), *keys, *args)
 
     def tokens(self, names: Sequence[str]) -> dict[str, int]:
-        values = self.redis.mget([self.raw(_tokens.key(n)) for n in names])
+        values = self.redis.mget([self.raw(_tokens.key(n)) for n in names])  # (rare: not memoized)
         return {n: v for n, value in zip(names, values, strict=True) if (v := _int(value)) is not None}
 
 

@@ -1,6 +1,6 @@
 """The read protocol shared by querysets, functions, views and resolvers.
 
-    lookup   one get_many: the entry and the tokens it is expected to depend on
+    lookup   one round trip: the entry and the tokens it depends on (see _backends)
     validate every token the entry recorded is present and unchanged -> hit
     compute  under a Recorder: each statement's tokens are read before it runs
     store    value + token snapshot, with a finite timeout, unless the computation
@@ -37,6 +37,16 @@ class Options:
     stale: float | None = None
     #: XFetch beta: recompute early with a probability that grows near expiry.
     early: float | None = None
+
+
+def options(
+    where: str, timeout: int | None, stale: float | None = None, early: float | None = None
+) -> Options:
+    """Options of a cached queryset or function. A timeout must be a positive number of
+    seconds: every entry has to expire, so that a lost invalidation costs bounded staleness."""
+    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0):
+        raise ValueError(f"{where}(timeout={timeout!r}): a timeout is a positive number of seconds")
+    return Options(timeout=timeout, stale=stale, early=early)
 
 
 @dataclasses.dataclass
@@ -258,7 +268,6 @@ def _finish(plan: _Plan, rec: _tracking.Recorder, value: Any, started: float, ok
         # A database epoch is replaced by `clear` as well: one token less per hit.
         names_set = names_set - {_tokens.GLOBAL}
     names = tuple(sorted(names_set))
-    stored = False
     try:
         if plan.action != "compute" or not ok:
             return Result(value, False)
@@ -276,7 +285,6 @@ def _finish(plan: _Plan, rec: _tracking.Recorder, value: Any, started: float, ok
         record = (_backends.FORMAT, value, names, snapshot, now, now - started, now + timeout)
         try:
             _store.call(_store_record, plan.ekey, record, timeout)
-            stored = True
         except _store.CacheUnavailable:
             return Result(value, False)
         _remember(plan.ekey, names)
@@ -284,14 +292,14 @@ def _finish(plan: _Plan, rec: _tracking.Recorder, value: Any, started: float, ok
         return Result(value, False, names, snapshot)
     finally:
         if plan.lock is not None:
-            _release(plan.ekey, plan.lock, stored)
+            _release(plan.ekey, plan.lock)
 
 
 def _store_record(ekey: str, record: _backends.Record, timeout: int) -> None:
     _backends.for_cache(_store.cache()).store(ekey, record, timeout)
 
 
-def _release(ekey: str, owner: str, stored: bool) -> None:
+def _release(ekey: str, owner: str) -> None:
     try:
         c = _store.cache()
         if _store.call(c.get, _lock_key(ekey)) == owner:
@@ -372,4 +380,13 @@ def explain(ekey: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["Options", "Result", "aget_or_compute", "entry_key", "explain", "get_or_compute", "memo_clear"]
+__all__ = [
+    "Options",
+    "Result",
+    "aget_or_compute",
+    "entry_key",
+    "explain",
+    "get_or_compute",
+    "memo_clear",
+    "options",
+]

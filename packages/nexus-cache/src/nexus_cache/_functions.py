@@ -43,15 +43,11 @@ class CachedFunction:
         stale: float | None,
         early: float | None,
     ) -> None:
-        if timeout is not None and (
-            not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0
-        ):
-            raise ValueError(f"@cached(timeout={timeout!r}): a timeout is a positive number of seconds")
+        self.options = _core.options("@cached", timeout, stale, early)
         self.func = func
         self.fn_id = f"{func.__module__}.{func.__qualname__}"
         self.depends_on = tuple(depends_on)
         self.key_func = key
-        self.options = _core.Options(timeout=timeout, stale=stale, early=early)
         self.is_async = inspect.iscoroutinefunction(func)
         self._signature = inspect.signature(func)
         functools.update_wrapper(self, func)

@@ -60,14 +60,9 @@ def flush() -> bool:
     timeout = get_settings().TOKEN_TIMEOUT
 
     def _apply() -> None:
-        c = _store.cache()
-        for name, n in deltas.items():
-            key = _key(name)
-            c.add(key, 0, timeout)
-            try:
-                c.incr(key, n)
-            except ValueError:  # expired between add and incr
-                c.set(key, n, timeout)
+        from nexus_cache import _backends
+
+        _backends.for_cache(_store.cache()).add_counts({_key(n): v for n, v in deltas.items()}, timeout)
 
     try:
         _store.call(_apply)

@@ -72,7 +72,8 @@ def internal() -> bool:
 
 
 @contextlib.contextmanager
-def _inside() -> Iterator[None]:
+def untracked() -> Iterator[None]:
+    """Statements run inside are the cache's or ours, not the application's reads."""
     previous = getattr(_internal, "active", False)
     _internal.active = True
     try:
@@ -85,15 +86,11 @@ def cache() -> BaseCache:
     return caches[get_settings().CACHE_ALIAS]
 
 
-def available() -> bool:
-    return breaker.allow()
-
-
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run one cache operation. Raises CacheUnavailable (or the error when FAIL_OPEN is off)."""
     if not breaker.allow():
         raise CacheUnavailable("circuit open")
-    # (try/finally rather than the _inside() context manager: this is on every hit)
+    # (try/finally rather than the untracked() context manager: this is on every hit)
     previous = getattr(_internal, "active", False)
     _internal.active = True
     try:
@@ -120,4 +117,4 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return result
 
 
-__all__ = ["CacheUnavailable", "available", "breaker", "cache", "call", "internal"]
+__all__ = ["CacheUnavailable", "breaker", "cache", "call", "internal", "untracked"]

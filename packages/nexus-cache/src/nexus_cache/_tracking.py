@@ -6,12 +6,14 @@ It sees every statement Django runs, whatever produced it: ``save()``, ``QuerySe
 be forgotten.
 
 * A write replaces its tokens **after** the statement ran, and inside a transaction only
-  when it commits (``transaction.on_commit`` on that connection, registered per savepoint
-  so that rolling a savepoint back drops exactly its invalidations).
+  when it commits: registered per savepoint with ``transaction.on_commit`` (so that rolling
+  a savepoint back drops exactly its invalidations) and applied by a hook on the
+  connection's ``commit()``, which also serves manual transaction management.
 * While the transaction is open its pending tokens are *dirty*: cached reads that depend on
   them bypass the cache, so uncommitted data is never served to others nor stored.
 * While a cached value is being computed (a ``Recorder`` is active in the context), every
   read statement's tokens are read *before* the statement runs and become dependencies.
+* On PostgreSQL a handled write is tagged with a SQL comment, for ``contrib.postgres``.
 """
 
 from __future__ import annotations
@@ -238,12 +240,14 @@ def dirty() -> frozenset[str]:
 def _committed(conn: BaseDatabaseWrapper) -> None:
     """Replace what the transaction that just committed wrote. Never raises: the commit
     itself succeeded, and an exception here would make the caller think it had not."""
+    # commit() and set_autocommit() run outside atomic(): nothing stays pending after them.
     names: set[str] = conn.__dict__.pop(_MANUAL_ATTR, None) or set()
-    pending: dict[tuple[Any, ...], _Pending] = conn.__dict__.get(_PENDING_ATTR) or {}
-    live = [p for p in pending.values() if not p.done and _alive(conn, p)]
-    for p in live:
-        p.done = True
-        names |= p.names
+    pending: dict[tuple[Any, ...], _Pending] = conn.__dict__.pop(_PENDING_ATTR, None) or {}
+    _maybe_dirty.discard(id(conn))
+    for p in pending.values():
+        if not p.done and _alive(conn, p):
+            p.done = True
+            names |= p.names
     if not names:
         return
     try:
@@ -254,6 +258,8 @@ def _committed(conn: BaseDatabaseWrapper) -> None:
 
 def _rolled_back(conn: BaseDatabaseWrapper) -> None:
     conn.__dict__.pop(_MANUAL_ATTR, None)
+    conn.__dict__.pop(_PENDING_ATTR, None)
+    _maybe_dirty.discard(id(conn))
 
 
 def _hook_transactions(conn: BaseDatabaseWrapper) -> None:
@@ -390,7 +396,7 @@ def _snapshot_per_statement(conn: BaseDatabaseWrapper) -> bool:
         ok = level is None or name == "READ_COMMITTED" or (name is None and level == 1)
     elif conn.vendor == "sqlite":
         try:
-            with _store._inside():
+            with _store.untracked():
                 mode = conn.connection.execute("PRAGMA journal_mode").fetchone()[0]
             ok = str(mode).lower() != "wal"
         except Exception:  # pragma: no cover - defensive

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -102,4 +103,4 @@ def _reload(*, setting: str, **kwargs: Any) -> None:
 
 
 #: Internal caches derived from settings register here to be cleared with them.
-_reload_hooks: list[Any] = []
+_reload_hooks: list[Callable[[], object]] = []

@@ -3,9 +3,13 @@
 A ``CachedQuerySet`` marked with ``.cached()`` keeps being an ordinary queryset; only its
 evaluation (iteration, ``len``, ``get()``, ``first()/last()``, slicing, ``values()`` and
 ``values_list()``) and ``count()``, ``exists()`` and ``aggregate()`` go through the cache.
-The key is the SQL the queryset compiles to (with its parameters, database alias, result
-shape and prefetches); dependencies are the tables its queries - including
-``select_related`` joins and ``prefetch_related`` queries - actually read.
+The key is the queryset's *recipe* - the manager calls that built it, with canonical
+arguments - or, when a call has no canonical form, the SQL it compiles to (with its
+parameters, database alias, result shape and prefetches). Dependencies are the tables its
+queries - including ``select_related`` joins and ``prefetch_related`` queries - actually
+read. A hit is meant to cost about what building the queryset costs in Django, so the hot
+path avoids compiling SQL, ``add_q`` and Query copies (see ``_filters`` and
+``_SharedQuery``).
 """
 
 from __future__ import annotations
@@ -43,9 +47,7 @@ _NOT_FOUND = ("nexus_cache", "row not found")
 
 
 def _options(timeout: int | None, stale: float | None, early: float | None) -> _core.Options:
-    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0):
-        raise ValueError(f".cached(timeout={timeout!r}): a timeout is a positive number of seconds")
-    return _core.Options(timeout=timeout, stale=stale, early=early)
+    return _core.options(".cached", timeout, stale, early)
 
 
 def _p(qs: Any) -> Any:

@@ -73,7 +73,10 @@ def _tables(model_list: Iterable[type[models.Model]] | None) -> list[str]:
 def _require_postgres(alias: str) -> None:
     vendor = connections[alias].vendor
     if vendor != "postgresql":
-        raise RuntimeError(f"nexus_cache.contrib.postgres needs PostgreSQL; database {alias!r} is {vendor}")
+        raise RuntimeError(
+            f"nexus_cache.contrib.postgres needs PostgreSQL, and database {alias!r} is {vendor}: "
+            "pass the alias of a PostgreSQL database (--database / alias=)"
+        )
 
 
 def install_triggers(

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from nexus_cache import _api, _core, _store, _tokens
+from nexus_cache._stats import NAMES
 from nexus_cache.signals import invalidated
 
 
@@ -44,18 +45,7 @@ class Command(BaseCommand):
             return
         if not data["shared"]:
             self.stderr.write("cache unreachable: showing this process's counters only")
-        for name in (
-            "hits",
-            "misses",
-            "hit_rate",
-            "stores",
-            "bypasses",
-            "invalidations",
-            "errors",
-            "retries",
-        ):
-            self.stdout.write(f"{name:>14}: {data.get(name)}")
-        for name in ("stampede_waits", "stale_served"):
+        for name in ("hits", "misses", "hit_rate", *(n for n in NAMES if n not in ("hits", "misses"))):
             self.stdout.write(f"{name:>14}: {data.get(name)}")
 
     def _invalidate(self, options: dict[str, Any]) -> None:
@@ -70,7 +60,9 @@ class Command(BaseCommand):
         try:
             info = _core.explain(options["key"])
         except _store.CacheUnavailable as exc:
-            raise CommandError(f"cache unreachable: {exc}") from exc
+            raise CommandError(
+                f"cache unreachable ({exc}): check CACHES and NEXUS_CACHE['CACHE_ALIAS'], then run it again"
+            ) from exc
         if not info["present"]:
             self.stdout.write(f"{info['key']}: no entry (never stored, expired or evicted)")
             return

@@ -112,6 +112,10 @@ class Worker:
             if b" ready." in text or (connected >= 0 and b"] received" in text[connected:]):
                 return
             time.sleep(0.05)
+        # Not left running: a worker retrying an unreachable broker forever would outlive
+        # the test and surface as a ResourceWarning in whichever test runs next.
+        self.proc.kill()
+        self.proc.wait()
         raise RuntimeError(f"worker was not ready within 30s; see {log}")
 
     def ensure(self) -> Worker:
@@ -137,6 +141,19 @@ class Worker:
 
 
 _workers: dict[str, Worker] = {}
+
+#: Fixtures that talk to Redis whatever the test is about (the ``broker`` fixture's
+#: parameters carry their own markers). A test using one gets ``requires_redis``, so that
+#: without Redis it is skipped with the plugin's one-line reason (or fails under
+#: NEXUS_REQUIRE_SERVICES=1) before any of them tries to connect or start a worker.
+REDIS_FIXTURES = frozenset({"redis_broker", "redis_worker", "prefork_worker", "eager"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixturenames = getattr(item, "fixturenames", ())
+        if REDIS_FIXTURES.intersection(fixturenames) and item.get_closest_marker("requires_redis") is None:
+            item.add_marker(pytest.mark.requires_redis)
 
 
 @pytest.fixture(scope="session", autouse=True)

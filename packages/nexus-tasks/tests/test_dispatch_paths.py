@@ -1,4 +1,5 @@
-"""Dispatch edge paths in-process, against the real Redis broker (no worker needed)."""
+"""Dispatch edge paths in-process, against the real Redis broker (no worker needed) where
+a test takes ``redis_broker``."""
 
 from __future__ import annotations
 
@@ -96,10 +97,11 @@ def test_health_reports_an_unreachable_broker(redis_broker: str, tcp_proxy) -> N
     assert report["problems"][0].startswith("broker unreachable")
 
 
-def test_relay_periodic_task_publishes_and_prunes(redis_broker: str) -> None:
+def test_relay_periodic_task_publishes_and_prunes() -> None:
+    # No broker needed: the outage is simulated and the relay publishes into the capture.
     with broker_down():
         record.enqueue("periodic-relay")
     with capture_tasks() as captured:
-        outcome = relay_outbox.apply().get()
+        outcome = relay_outbox.apply(ignore_result=True).get()
     assert outcome == {"published": 1, "pruned": 0}
     assert captured.names == [record.name]

@@ -173,8 +173,15 @@ class NexusTask(DjangoTask):  # type: ignore[misc]
         so a status view sees it while the task runs.
         """
         meta = {"done": done, "total": total, "message": message}
-        task_id = self.request.id
+        request = self.request
+        task_id = request.id
         if task_id is None:
+            return
+        if request.is_eager and (getattr(request, "ignore_result", False) or not self.store_eager_result):
+            # An in-process run whose results are not stored (capture_tasks().run(), eager
+            # runs without CELERY_TASK_STORE_EAGER_RESULT): nobody can read the progress, and
+            # writing it would need a result backend that such a run does without. (apply()
+            # always sets the request's ignore_result, from its option or the task's.)
             return
         self.update_state(task_id=task_id, state="PROGRESS", meta=meta)
 

@@ -66,7 +66,10 @@ class CapturedTasks:
 
     def run(self) -> list[Any]:
         """Run every captured task in this process (``Task.apply``) and return the results;
-        tasks they enqueue are captured and run too."""
+        tasks they enqueue are captured and run too.
+
+        Results are returned, not stored: a project whose settings name a result backend
+        (even with ``CELERY_TASK_STORE_EAGER_RESULT``) runs these without that service."""
         results: list[Any] = []
         index = 0
         while index < len(self.tasks):
@@ -78,6 +81,7 @@ class CapturedTasks:
                     kwargs=captured.kwargs,
                     task_id=captured.id,
                     headers={"nexus": {"using": captured.using}},
+                    ignore_result=True,
                 ).get()
             )
             index += 1

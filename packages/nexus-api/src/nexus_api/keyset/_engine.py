@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.expressions import OrderBy
+from django.db.models.sql.where import AND
 
 from nexus_api.conf import get_settings
 from nexus_api.keyset._cursor import Cursor, CursorEncoder, CursorError, binding_digest, decode_cursor
@@ -185,11 +186,30 @@ class Keyset:
             wanted = {alias: models.F(path) for alias, path in self._plan.annotations if path not in present}
             if wanted:
                 queryset = queryset.annotate(**wanted)
-        if cursor is None:
-            return self.order(queryset, reverse=backwards)[: size + 1]
-        condition = after_position(self.keys, cursor.position, reverse=backwards, inclusive=True)
-        assert condition is not None  # an inclusive condition always admits the position itself
-        return self.order(queryset.filter(condition), reverse=backwards)[: size + 2]
+        condition = None
+        limit = size + 1
+        if cursor is not None:
+            condition = after_position(self.keys, cursor.position, reverse=backwards, inclusive=True)
+            assert condition is not None  # an inclusive condition always admits the position itself
+            limit = size + 2
+        order_by = self._plan.order_by[1 if backwards else 0]
+        if queryset.query.combinator:
+            # union()/intersection()/difference(): Django's own methods say what is supported.
+            if condition is not None:
+                queryset = queryset.filter(condition)
+            return queryset.order_by(*order_by)[:limit]
+        # What ``filter(condition).order_by(...)[:limit]`` does, on one clone instead of three
+        # and without the ``= true`` lookup that ``filter()`` wraps around an expression (the
+        # condition's SQL is already a predicate). Joins for related keys are set up when the
+        # condition resolves, exactly as in ``filter()``.
+        clone = queryset.all()
+        query = clone.query
+        query.clear_ordering(force=True, clear_default=False)
+        query.add_ordering(*order_by)
+        if condition is not None:
+            query.where.add(condition.resolve_expression(query, allow_joins=True, reuse=None), AND)
+        query.set_limits(high=limit)
+        return clone
 
     def page(
         self,

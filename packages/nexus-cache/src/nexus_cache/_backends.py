@@ -180,6 +180,8 @@ class DjangoRedis:
         self.cache = cache
         self.client = cache.client
         self._raw_tokens: dict[tuple[str, ...], list[str]] = {}
+        self._raw_entries: dict[str, str] = {}
+        self._raw_token_keys: dict[str, str] = {}
         self._settings = get_settings()
         # Reads go to the primary too: a replica may not have the newest token yet.
         self.redis = self.client.get_client(write=True)
@@ -222,12 +224,33 @@ class DjangoRedis:
         if settings is not self._settings:
             self._settings = settings
             self._raw_tokens.clear()
+            self._raw_entries.clear()
+            self._raw_token_keys.clear()
         keys = self._raw_tokens.get(names)
         if keys is None:
             if len(self._raw_tokens) >= _RAW_KEYS_MAX:
                 self._raw_tokens.clear()
             keys = self._raw_tokens[names] = [self.raw(_tokens.key(n)) for n in names]
         return keys
+
+    def raw_token(self, token_key: str) -> str:
+        """The Redis key of a token's cache key (memoized, like ``raw_entry``)."""
+        raw = self._raw_token_keys.get(token_key)
+        if raw is None:
+            if len(self._raw_token_keys) >= _RAW_KEYS_MAX:
+                self._raw_token_keys.clear()
+            raw = self._raw_token_keys[token_key] = self.raw(token_key)
+        return raw
+
+    def raw_entry(self, ekey: str) -> str:
+        """The Redis key of an entry (memoized: a hit asks for the same keys again)."""
+        raw = self._raw_entries.get(ekey)
+        if raw is None:
+            if len(self._raw_entries) >= _RAW_KEYS_MAX:
+                self._raw_entries.clear()
+            self._raw_token_keys.clear()
+            raw = self._raw_entries[ekey] = self.raw(ekey)
+        return raw
 
     # -- records ---------------------------------------------------------------------------
     def _encode(self, record: Record) -> bytes:
@@ -255,10 +278,11 @@ class DjangoRedis:
     # -- lookups ---------------------------------------------------------------------------
     def fetch(self, ekey: str, names: tuple[str, ...], extra: Sequence[str] = ()) -> Fetched:
         """One MGET: the entry, the tokens it is expected to depend on, ``extra`` keys."""
-        keys = [self.raw(ekey), *self.raw_tokens(names)]
+        keys = [self.raw_entry(ekey), *self.raw_tokens(names)]
         if extra:
             keys.extend(self.raw(k) for k in extra)
-        values = self.redis.mget(keys)
+        # (execute_command: redis-py's mget() adds an import and argument juggling per call)
+        values = self.redis.execute_command("MGET", *keys)
         tokens: dict[str, int] = {}
         for name, value in zip(names, values[1 : 1 + len(names)], strict=True):
             if (v := _int(value)) is not None:
@@ -287,7 +311,7 @@ class DjangoRedis:
         return Fetched(record, tokens)
 
     def write_tokens(self, values: dict[str, int], timeout: int) -> None:
-        keys = [self.raw(k) for k in values]
+        keys = [self.raw_token(k) for k in values]
         self._script(_REPLACE_SHA, _REPLACE_LUA, keys, [*values.values(), timeout])
 
     def add_counts(self, deltas: dict[str, int], timeout: int) -> None:

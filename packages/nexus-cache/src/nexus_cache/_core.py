@@ -39,14 +39,31 @@ class Options:
     early: float | None = None
 
 
+#: Options are immutable: the few combinations a process uses are made once (every
+#: ``.cached(timeout=60)`` on the hit path would otherwise build a frozen dataclass).
+_options_memo: dict[tuple[Any, ...], Options] = {}
+
+
 def options(
     where: str, timeout: int | None, stale: float | None = None, early: float | None = None
 ) -> Options:
     """Options of a cached queryset or function. A timeout must be a positive number of
     seconds: every entry has to expire, so that a lost invalidation costs bounded staleness."""
+    memo_key: tuple[Any, ...] | None = (type(timeout), timeout, type(stale), stale, type(early), early)
+    try:
+        opts = _options_memo.get(memo_key)  # type: ignore[arg-type]
+    except TypeError:  # unhashable: not memoized (and refused below)
+        memo_key, opts = None, None
+    if opts is not None:
+        return opts
     if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0):
         raise ValueError(f"{where}(timeout={timeout!r}): a timeout is a positive number of seconds")
-    return Options(timeout=timeout, stale=stale, early=early)
+    opts = Options(timeout=timeout, stale=stale, early=early)
+    if memo_key is not None:
+        if len(_options_memo) >= 1024:
+            _options_memo.clear()
+        _options_memo[memo_key] = opts
+    return opts
 
 
 @dataclasses.dataclass
@@ -150,7 +167,7 @@ def _lookup(ekey: str, static: frozenset[str], dirty: frozenset[str]) -> tuple[A
 def _plan(ekey: str, static: Iterable[str], opts: Options) -> _Plan:
     """Everything before the computation: lookup, stampede lock or wait. Sync (blocking)."""
     s = get_settings()
-    static = frozenset(static) | {_tokens.GLOBAL}
+    static = frozenset(static) | _ONLY_GLOBAL if static else _ONLY_GLOBAL
     _tracking.flush_deferred()
     if not s.ENABLED:
         return _Plan(ekey, static, opts, "bypass")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import secrets
 import threading
 import time
@@ -40,6 +41,14 @@ GLOBAL = "*|G"
 
 def new_value() -> int:
     return (int(time.time() * 1000) << 22) | secrets.randbits(22)
+
+
+def new_values(count: int) -> list[int]:
+    """``count`` new token values from one read of the system's random source (a write
+    replaces 3-4 tokens: one ``getrandom`` call instead of one per token)."""
+    stamp = int(time.time() * 1000) << 22
+    noise = int.from_bytes(os.urandom(3 * count), "big")
+    return [stamp | ((noise >> (24 * i)) & 0x3FFFFF) for i in range(count)]
 
 
 def value_time(value: int) -> float:
@@ -151,6 +160,7 @@ _retry_lock = threading.Lock()
 _retry: set[str] = set()
 _retry_timer: threading.Timer | None = None
 _RETRY_MAX = 20000
+_NOTHING: frozenset[str] = frozenset()
 
 
 def replace(names: Iterable[str]) -> bool:
@@ -158,7 +168,7 @@ def replace(names: Iterable[str]) -> bool:
     names = set(names)
     if not names:
         return True
-    retrying = pending_retry()
+    retrying = pending_retry() if _retry else _NOTHING
     try:
         _write(names | retrying)
     except Exception:
@@ -171,7 +181,8 @@ def replace(names: Iterable[str]) -> bool:
 def _write(names: Iterable[str]) -> None:
     """Store new values for the tokens, or raise (CacheUnavailable, or the error itself when
     ``FAIL_OPEN`` is off)."""
-    values = {key(n): new_value() for n in names}
+    names = list(names)
+    values = dict(zip(map(key, names), new_values(len(names)), strict=True))
     _store.call(_write_values, values, get_settings().TOKEN_TIMEOUT)
 
 
@@ -257,6 +268,7 @@ __all__ = [
     "key",
     "namespace",
     "new_value",
+    "new_values",
     "pending_retry",
     "read",
     "replace",

@@ -24,6 +24,7 @@ from django.db.models.manager import BaseManager
 from django.db.models.query import ModelIterable
 
 from nexus_cache import _core, _filters, _keys
+from nexus_cache.conf import _reload_hooks
 
 _M = TypeVar("_M", bound=models.Model, covariant=True)
 
@@ -104,6 +105,111 @@ def _schema(model: type[models.Model]) -> str:
     """The columns a model loads: part of recipe keys, so a deploy that changes the model
     never unpickles old instances into it."""
     return ",".join(f"{f.attname}:{f.column}" for f in model._meta.concrete_fields)
+
+
+# -- memoized key material ------------------------------------------------------------------
+# A hit builds the same few querysets over and over: their filter steps, recipe keys and
+# get(pk=) keys are remembered (bounded; cleared with the settings, which name the
+# prefix). Memo keys hold the values *and their exact types*, so ``1``, ``True`` and
+# ``"1"`` - equal or not as dict keys - never share an entry.
+
+_MEMO_MAX = 8192
+#: Values whose type and equality determine their key text exactly (not float: 0.0 and
+#: -0.0 are equal but encode differently; not containers, models or anything mutable).
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+_steps: dict[tuple[Any, ...], str | None] = {}
+_recipe_keys: dict[tuple[Any, ...], str] = {}
+_get_keys: dict[tuple[Any, ...], str] = {}
+_UNSEEN: Any = object()
+
+
+def memo_clear() -> None:
+    """Forget memoized key material (settings changed)."""
+    _steps.clear()
+    _recipe_keys.clear()
+    _get_keys.clear()
+
+
+_reload_hooks.append(memo_clear)
+
+
+def _remember(memo: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
+    if len(memo) >= _MEMO_MAX:
+        memo.clear()
+    memo[key] = value
+
+
+def _lazy_step(
+    model: type[models.Model], negate: bool, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> str | None:
+    """The recipe step of a pending filter()/exclude(), after checking it as Django would
+    (raising what Django raises at the call); None when it must be applied at once."""
+    memo_key: tuple[Any, ...] | None = None
+    if not args and all(type(v) in _PLAIN_TYPES for v in kwargs.values()):
+        memo_key = (model, negate, *((k, type(v), v) for k, v in kwargs.items()))
+        step = _steps.get(memo_key, _UNSEEN)
+        if step is not _UNSEEN:
+            return step  # type: ignore[no-any-return]
+    try:
+        step = f"{'exclude' if negate else 'filter'}{_renc(args)}{_renc(kwargs)}"
+    except TypeError:
+        return None
+    # Django raises bad field names and values at the call: so must a pending filter.
+    if not _filters.validate(model, negate, args, kwargs):
+        step = None
+    if memo_key is not None:  # (only after validate() passed or declined: never a raise)
+        _remember(_steps, memo_key, step)
+    return step  # type: ignore[no-any-return]
+
+
+def _recipe_key(
+    operation: str,
+    db: str,
+    model: type[models.Model],
+    iterable_class: type,
+    fields: tuple[str, ...] | None,
+    low: int,
+    high: int | None,
+    recipe: tuple[str, ...],
+    extra: str,
+) -> str:
+    memo_key = (operation, db, model, iterable_class, fields, low, high, recipe, extra)
+    ekey = _recipe_keys.get(memo_key)
+    if ekey is None:
+        material = "\0".join(
+            (
+                operation,
+                db,
+                model._meta.label_lower,
+                _schema(model),
+                f"{iterable_class.__module__}.{iterable_class.__qualname__}",
+                repr(fields),
+                f"{low}:{high}",
+                ";".join(recipe),
+                extra,
+            )
+        )
+        ekey = _core.entry_key("qsr", material)
+        _remember(_recipe_keys, memo_key, ekey)
+    return ekey
+
+
+def _get_key(db: str, model: type[models.Model], value: Any) -> str | None:
+    """The entry key of ``get(pk=value)`` on a whole table; None when ``value`` has no
+    canonical form."""
+    plain = type(value) in _PLAIN_TYPES
+    if plain:
+        ekey = _get_keys.get((db, model, type(value), value))
+        if ekey is not None:
+            return ekey
+    try:
+        material = f"{db}\0{model._meta.label_lower}\0{_keys.encode(value)}"
+    except TypeError:
+        return None
+    ekey = _core.entry_key("get", material)
+    if plain:
+        _remember(_get_keys, (db, model, type(value), value), ekey)
+    return ekey
 
 
 class CachedQuerySet(models.QuerySet[_M]):
@@ -189,12 +295,10 @@ class CachedQuerySet(models.QuerySet[_M]):
         query = _p(self)._query
         if query.is_sliced:
             raise TypeError("Cannot filter a query once a slice has been taken.")
-        try:
-            step = f"{'exclude' if negate else 'filter'}{_renc(args)}{_renc(kwargs)}"
-        except TypeError:
+        if query.annotations:
             return None
-        # Django raises bad field names and values at the call: so must a pending filter.
-        if query.annotations or not _filters.validate(self.model, negate, args, kwargs):
+        step = _lazy_step(self.model, negate, args, kwargs)
+        if step is None:
             return None
         clone: CachedQuerySet[_M] = _p(self)._chain()
         clone._nx_pending = (*clone._nx_pending, (negate, args, kwargs))
@@ -216,7 +320,7 @@ class CachedQuerySet(models.QuerySet[_M]):
             step: str | None = None
             if recipe is not None:
                 try:
-                    step = f"{name}{_renc(args)}{_renc(kwargs)}"
+                    step = f"{name}{_renc(args)}{_renc(kwargs)}" if args or kwargs else f"{name}(){{}}"
                 except TypeError:
                     step = None
             clone._nx_recipe = None if step is None or recipe is None else (*recipe, step)
@@ -278,20 +382,17 @@ class CachedQuerySet(models.QuerySet[_M]):
         if recipe is not None:
             q: Any = _p(self)._query  # scalars only: pending filters change none of them
             if not q.select_for_update and not q.is_empty():
-                material = "\0".join(
-                    (
-                        operation,
-                        self.db,
-                        self.model._meta.label_lower,
-                        _schema(self.model),
-                        f"{self._iterable_class.__module__}.{self._iterable_class.__qualname__}",
-                        repr(_p(self)._fields),
-                        f"{q.low_mark}:{q.high_mark}",
-                        ";".join(recipe),
-                        extra,
-                    )
+                return _recipe_key(
+                    operation,
+                    self.db,
+                    self.model,
+                    self._iterable_class,
+                    _p(self)._fields,
+                    q.low_mark,
+                    q.high_mark,
+                    recipe,
+                    extra,
                 )
-                return _core.entry_key("qsr", material)
         try:
             sql, params = self.query.get_compiler(using=self.db).as_sql()
         except EmptyResultSet:
@@ -349,11 +450,8 @@ class CachedQuerySet(models.QuerySet[_M]):
             pk = self.model._meta.pk
             [(name, value)] = kwargs.items()
             if pk is not None and name in ("pk", pk.name, pk.attname) and self._pristine():
-                try:
-                    material = f"{self.db}\0{self.model._meta.label_lower}\0{_keys.encode(value)}"
-                except TypeError:
-                    material = ""
-                if material:
+                ekey = _get_key(self.db, self.model, value)
+                if ekey is not None:
 
                     def compute() -> Any:
                         try:
@@ -365,9 +463,7 @@ class CachedQuerySet(models.QuerySet[_M]):
                         if value != _NOT_FOUND:
                             rec.rows_found(1)
 
-                    result = _core.get_or_compute(
-                        _core.entry_key("get", material), compute, opts=opts, on_value=found
-                    )
+                    result = _core.get_or_compute(ekey, compute, opts=opts, on_value=found)
                     if result.value == _NOT_FOUND:
                         raise _p(self.model).DoesNotExist(
                             f"{self.model._meta.object_name} matching query does not exist."

@@ -144,3 +144,38 @@ def test_signed_garbage_is_a_cursor_error() -> None:
     for value in ("!!!", ".!!!", "eyJ"):
         with pytest.raises(CursorError, match="cannot be decoded"):
             decode_cursor(signer.sign(value), binding="b", salt=SALT, length=2)
+
+
+# Expression copies ---------------------------------------------------------------------------
+
+
+def test_fast_copies_equal_copy_copy() -> None:
+    import copy
+
+    from nexus_api.keyset._ordering import KeyOrderBy, fast_copy
+
+    keyset = Keyset(KsItem, ["rank", "-name"])
+    condition = after_position(keyset.keys, (1, "a", 3), reverse=False)
+    assert condition is not None
+    order = keyset.keys[0].order_by(reverse=True)
+    assert isinstance(order, KeyOrderBy)
+    for expression in (order, condition):
+        expected = copy.copy(expression)
+        clone = expression.copy()
+        assert type(clone) is type(expression)
+        assert clone is not expression
+        assert clone.__dict__ == expected.__dict__
+        assert fast_copy(expression).__dict__ == expected.__dict__
+    reversed_order = order.copy()
+    reversed_order.reverse_ordering()
+    assert (order.descending, order.nulls_first, order.nulls_last) == (True, True, None)
+    assert (reversed_order.descending, reversed_order.nulls_last) == (False, True)
+
+
+def test_reversed_querysets_reverse_the_key_ordering() -> None:
+    make_items(6)
+    keyset = Keyset(KsItem, ["rank", "-name"])
+    forward = [row.pk for row in keyset.order(KsItem.objects.all())]
+    backward = [row.pk for row in keyset.order(KsItem.objects.all()).reverse()]
+    assert backward == forward[::-1]
+    assert [row.pk for row in keyset.order(KsItem.objects.all(), reverse=True)] == backward

@@ -26,7 +26,7 @@ from django.db.models import BooleanField, Value
 from django.db.models.expressions import Expression
 from django.db.models.sql.compiler import SQLCompiler
 
-from nexus_api.keyset._ordering import Key, KeyColumn
+from nexus_api.keyset._ordering import Key, KeyColumn, fast_copy
 
 __all__ = ["SeekCondition", "after_position"]
 
@@ -59,6 +59,10 @@ class SeekCondition(Expression):
         # Only the columns are source expressions: they need resolving against the query
         # (joins, aliases). The values are compiled directly in as_sql().
         self.columns: list[Any] = [KeyColumn(key) for key in keys]
+
+    def copy(self) -> Any:
+        # Resolving the condition copies it (once per page query); see fast_copy.
+        return fast_copy(self)
 
     def get_source_expressions(self) -> list[Any]:
         return self.columns

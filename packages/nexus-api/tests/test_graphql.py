@@ -190,3 +190,31 @@ def test_non_null_and_deprecation_reason_pass_through() -> None:
     sdl = str(graphene.Schema(query=Q))
     assert "oldItems(" in sdl
     assert 'ItemNodeKeysetConnection! @deprecated(reason: "Use items in version 2.")' in sdl
+
+
+def test_edge_cursors_are_signed_together_and_only_when_selected(
+    items: list[KsItem], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nexus_api.keyset import CursorEncoder, Keyset
+
+    batches: list[int] = []
+    many = CursorEncoder.many
+
+    def counting(self: CursorEncoder, positions: Any, reverse: bool = False) -> list[str]:
+        tokens = many(self, positions, reverse)
+        batches.append(len(tokens))
+        return tokens
+
+    monkeypatch.setattr(CursorEncoder, "many", counting)
+    run("{ items(first: 4) { edges { node { id } } pageInfo { hasNextPage endCursor } } }")
+    assert batches == []
+    data = run("{ items(first: 4) { edges { cursor node { id } } pageInfo { endCursor } } }")["items"]
+    assert batches == [4]
+    # Every edge cursor is the one the engine signs for that row, and each one pages on.
+    keyset = Keyset(KsItem, ("-created_at", "rank"), binding=["Query", "items", {}])
+    rows = {row.pk: row for row in items}
+    for edge in data["edges"]:
+        assert edge["cursor"] == keyset.encode(keyset.position(rows[int(edge["node"]["id"])]))
+    assert data["edges"][-1]["cursor"] == data["pageInfo"]["endCursor"]
+    following = run(PAGE, first=2, after=data["edges"][1]["cursor"])["items"]
+    assert ids(following) == [int(edge["node"]["id"]) for edge in data["edges"][2:4]]

@@ -179,3 +179,16 @@ def test_reversed_querysets_reverse_the_key_ordering() -> None:
     backward = [row.pk for row in keyset.order(KsItem.objects.all()).reverse()]
     assert backward == forward[::-1]
     assert [row.pk for row in keyset.order(KsItem.objects.all(), reverse=True)] == backward
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_batch_signing_equals_one_by_one(reverse: bool) -> None:
+    from nexus_api.keyset import CursorEncoder
+
+    encode = CursorEncoder(binding="list", salt=SALT)
+    positions = [(T0, 1), (None, 2), ("x" * 300, 3), ("short", 4), (datetime.date(2024, 2, 29), 5)]
+    tokens = encode.many(positions, reverse)
+    assert tokens == [encode(position, reverse) for position in positions]
+    assert tokens[2].startswith(".")  # compressed, through the one-by-one path
+    assert [decode_cursor(t, binding="list", salt=SALT, length=2).position for t in tokens] == positions
+    assert encode.many([]) == []

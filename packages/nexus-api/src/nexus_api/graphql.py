@@ -60,23 +60,45 @@ def _connection_type(node: type[Any], counted: bool) -> type[Connection]:
     return connection
 
 
+class _EdgeCursors:
+    """The cursors of a page's edges, signed together the first time one is selected.
+
+    A list field's selection is the same for every item, so when one edge's ``cursor`` is
+    selected all of them are; a query that selects none (``pageInfo`` only) signs none.
+    """
+
+    __slots__ = ("_encode", "_position", "_rows", "_tokens")
+
+    def __init__(self, rows: list[Any], position: Callable[[Any], Any], encode: CursorEncoder) -> None:
+        self._rows = rows
+        self._position = position
+        self._encode = encode
+        self._tokens: list[str] | None = None
+
+    def __getitem__(self, index: int) -> str:
+        tokens = self._tokens
+        if tokens is None:
+            tokens = self._tokens = self._encode.many(map(self._position, self._rows))
+        return tokens[index]
+
+
 class _Edge:
     """An edge whose cursor is signed only if the query asks for it."""
 
-    __slots__ = ("_encode", "_position", "node")
+    __slots__ = ("_cursors", "_index", "node")
 
-    def __init__(self, node: Any, position: Callable[[Any], Any], encode: CursorEncoder) -> None:
+    def __init__(self, node: Any, cursors: _EdgeCursors, index: int) -> None:
         self.node = node
-        self._position = position
-        self._encode = encode
+        self._cursors = cursors
+        self._index = index
 
     @property
     def cursor(self) -> str:
-        return self._encode(self._position(self.node))
+        return self._cursors[self._index]
 
 
 def _resolve_edge_cursor(edge: _Edge, info: Any) -> str:
-    return edge._encode(edge._position(edge.node))
+    return edge._cursors[edge._index]
 
 
 def _resolve_edge_node(edge: _Edge, info: Any) -> Any:
@@ -262,7 +284,8 @@ class KeysetConnectionField(Field):  # type: ignore[misc]
         else:
             page = keyset.page(queryset, size=size, cursor=cursor, reverse=backwards)
             encode = keyset.encoder()
-            edges = [_Edge(row, keyset.position, encode) for row in page.rows]
+            cursors = _EdgeCursors(page.rows, keyset.position, encode)
+            edges = [_Edge(row, cursors, index) for index, row in enumerate(page.rows)]
             page_info = _PageInfo(
                 has_next_page=page.has_next,
                 has_previous_page=page.has_previous,

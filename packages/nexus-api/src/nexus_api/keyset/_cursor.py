@@ -20,7 +20,7 @@ import hmac
 import json
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -218,6 +218,24 @@ class CursorEncoder:
                 # The marker Signer.unsign_object understands.
                 return self._signer.sign_bytes(b"." + base64.urlsafe_b64encode(compressed).rstrip(b"="))
         return self._signer.sign_bytes(base64.urlsafe_b64encode(data).rstrip(b"="))
+
+    def many(self, positions: Iterable[Sequence[Any]], reverse: bool = False) -> list[str]:
+        """``[self(position, reverse) for position in positions]``, in one loop: a
+        connection signs the cursors of all its edges at once."""
+        head = self._heads[1 if reverse else 0]
+        mac = self._signer._mac
+        b64 = base64.urlsafe_b64encode
+        tokens: list[str] = []
+        for position in positions:
+            data = (head + ",".join([_value_json(v) for v in position]) + "]]").encode()
+            if len(data) > _COMPRESS_ABOVE:
+                tokens.append(self(position, reverse))
+                continue
+            value = b64(data).rstrip(b"=")
+            signature = mac.copy()
+            signature.update(value)
+            tokens.append((value + b"." + b64(signature.digest()).rstrip(b"=")).decode())
+        return tokens
 
 
 def encode_cursor(cursor: Cursor, *, binding: str, salt: str) -> str:

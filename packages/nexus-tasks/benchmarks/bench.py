@@ -1,9 +1,11 @@
 """nexus-tasks benchmarks on Redis: enqueue latency/throughput and unique-lock cost.
 
     pip install -e "packages/nexus-tasks[redis]" -r packages/nexus-tasks/benchmarks/requirements.txt
-    python packages/nexus-tasks/benchmarks/bench.py [--n 2000] [--repeat 5]
+    python packages/nexus-tasks/benchmarks/bench.py [--n 2000] [--repeat 5] [--seed N]
 
-Measures (medians over --repeat runs of --n operations each):
+Measures (medians over --repeat rounds of --n operations each; each round runs every
+operation once, in a shuffled order, so that the ratios within one run hold on a busy
+machine):
   * ``delay``: Celery's plain ``Task.delay`` (baseline; no transaction, no guarantees);
   * ``enqueue`` on commit: ``with atomic(): task.enqueue(x)`` (one transaction each);
   * outbox enqueue: ``with atomic(): task.enqueue(x, durable=True)``: the INSERT in the
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import secrets
 import statistics
 import sys
@@ -83,6 +86,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=None, help="seed of the round order")
     opts = parser.parse_args()
     configure()
     app = make_app()
@@ -105,52 +109,49 @@ def main() -> int:
     celery_noop = app.tasks["bench.noop"]
     n, repeat = opts.n, opts.repeat
     results: dict[str, list[float]] = {}
+    ops: list[tuple[str, Callable[[], float]]] = []
 
-    def run(label: str, fn: Callable[[int], object], *, before: Callable[[], None] | None = None) -> None:
-        for _ in range(repeat):
-            if before:
-                before()
-            results.setdefault(label, []).append(timed(n, fn))
+    def op(label: str, fn: Callable[[int], object]) -> None:
+        ops.append((label, lambda: timed(n, fn)))
 
     # Warm connections.
     celery_noop.delay(0)
     noop.enqueue(0)
 
-    run("delay (plain Celery)", lambda i: celery_noop.delay(i))
+    op("delay (plain Celery)", lambda i: celery_noop.delay(i))
 
     def on_commit(i: int) -> None:
         with transaction.atomic():
             noop.enqueue(i)
 
-    run("enqueue on commit", on_commit)
+    op("enqueue on commit", on_commit)
 
     def outbox(i: int) -> None:
         with transaction.atomic():
             noop.enqueue(i, durable=True)
 
-    run("outbox enqueue (+publish)", outbox)
+    op("outbox enqueue (+publish)", outbox)
 
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         noop.enqueue(1, durable=True)
     inserts_in_transaction = sum(1 for q in queries if q["sql"].lstrip().upper().startswith("INSERT"))
 
-    def fill_outbox() -> None:
+    def relay_round() -> float:
+        # Rows left pending by an outage (untimed), then one timed drain of all of them.
         OutboxMessage.objects.all().delete()
         with broker_down(), transaction.atomic():
             for i in range(n):
                 noop.enqueue(i, durable=True)
-
-    relay_times: list[float] = []
-    for _ in range(repeat):
-        fill_outbox()
         started = time.perf_counter()
         published = relay.drain()
-        relay_times.append(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
         assert published == n, published
-    results["relay publish (batch)"] = relay_times
+        return elapsed
+
+    ops.append(("relay publish (batch)", relay_round))
 
     store = get_store()
-    run(
+    op(
         "unique lock nexus (acquire+release)",
         lambda i: (
             store.acquire(f"unique:bench:{i}", "t", "t", 60, "default"),
@@ -158,10 +159,19 @@ def main() -> int:
         ),
     )
     once = OnceRedis({"url": REDIS_URL})
-    run(
+    op(
         "unique lock celery-once (acquire+release)",
         lambda i: (once.raise_or_lock(f"{NS}:once:{i}", 60), once.clear_lock(f"{NS}:once:{i}")),
     )
+
+    # Interleaved: every round runs each operation once, in a shuffled order, so that load
+    # from other processes on a shared machine falls on all of them alike and the ratios
+    # within one run stay meaningful.
+    rng = random.Random(opts.seed)
+    for _ in range(repeat):
+        for label, measure in rng.sample(ops, len(ops)):
+            results.setdefault(label, []).append(measure())
+    results = {label: results[label] for label, _ in ops}
 
     base = statistics.median(results["delay (plain Celery)"])
     lock_base = statistics.median(results["unique lock celery-once (acquire+release)"])

@@ -99,6 +99,27 @@ def test_failed_publishes_back_off_and_keep_the_error(redis_broker: str, tcp_pro
     assert row.next_attempt_at >= row.created_at
 
 
+def test_a_batch_whose_flush_fails_stays_pending_whole(redis_broker: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On Redis (kombu >= 5.7) a batch goes out in one pipeline when it ends: if that flush
+    fails, no row of the batch counts as sent, and all of them are retried."""
+    from kombu.transport import redis as kombu_redis
+
+    if not hasattr(kombu_redis, "PublishBatch"):
+        pytest.skip("kombu < 5.7 publishes each message at once (no batches)")
+    ids = park(3, "flush")
+
+    def lost(self: object) -> None:
+        raise ConnectionError("connection lost at flush")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(kombu_redis.PublishBatch, "flush", lost)
+        step = relay.relay_once()
+    assert (step.claimed, step.published, step.failed) == (3, 0, 3)
+    rows = OutboxMessage.objects.filter(task_id__in=ids, sent_at__isnull=True, claimed_until__isnull=True)
+    assert rows.filter(attempts=1, last_error__contains="connection lost at flush").count() == 3
+    assert relay.drain() == 3  # the broker is fine again: the whole batch goes out
+
+
 def test_sent_rows_are_pruned_after_retention(redis_broker: str, sent: list[str], settings) -> None:  # type: ignore[no-untyped-def]
     old, new = park(2, "prune")
     relay.drain()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from nexus_tasks._store import DatabaseStore, RedisStore, get_store
 from nexus_tasks._task import unique_lock_key
+from nexus_tasks.models import StoreEntry
 from nexus_testing import redis_url
 
 from tests.models import Event
@@ -139,3 +142,18 @@ def test_idempotent_eager_run_skips_a_completed_message(store_name: str) -> None
 def test_database_store_has_no_redis_dependency() -> None:
     assert isinstance(DatabaseStore(), DatabaseStore)
     assert redis_url()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prune_deletes_expired_database_entries_only() -> None:
+    from nexus_tasks import relay
+
+    store = DatabaseStore()
+    store.put("done:old", "x", 60, "default")
+    store.put("done:live", "x", 60, "default")
+    assert store.acquire("unique:dead-worker", "t", "t", 60, "default") is None
+    StoreEntry.objects.filter(key__in=["done:old", "unique:dead-worker"]).update(
+        expires_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    assert relay.prune() == 0  # no outbox rows; the store is pruned alongside
+    assert list(StoreEntry.objects.values_list("key", flat=True)) == ["done:live"]

@@ -71,8 +71,10 @@ class NexusTask(DjangoTask):  # type: ignore[misc]
     backoff_max: float | None = None
     unique: bool = False
     unique_ttl: int | None = None
-    #: Callable of the task's arguments returning the unique key text (default: all args).
-    unique_key: Callable[..., str] | None = None
+    #: The unique key text instead of all the arguments: a callable of the task's
+    #: arguments, or a string formatted with them by parameter name (``"booking:{booking_id}"``;
+    #: a string without fields is one key for every call).
+    unique_key: str | Callable[..., str] | None = None
     idempotent: bool = False
 
     # -- call site ------------------------------------------------------------------------
@@ -131,8 +133,8 @@ class NexusTask(DjangoTask):  # type: ignore[misc]
 
         store_is_redis = False
         if self.unique or explicit_key is not None:
-            if explicit_key is None and self.unique_key is not None:
-                explicit_key = self.unique_key(*args, **kwargs)
+            if explicit_key is None:
+                explicit_key = self._declared_unique_key(args, kwargs)
             if explicit_key is not None:
                 nexus["unique_key"] = str(explicit_key)
             key = unique_lock_key(
@@ -268,12 +270,30 @@ class NexusTask(DjangoTask):  # type: ignore[misc]
         store.put(key, str(count), 24 * 3600, using)
         return count
 
+    def _declared_unique_key(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str | None:
+        """The key text ``@task(unique_key=...)`` gives for these arguments, if it gives one."""
+        spec = self.unique_key
+        if spec is None:
+            return None
+        if callable(spec):
+            return str(spec(*args, **kwargs))
+        if "{" not in spec:
+            return spec
+        bound = inspect.signature(self.run).bind(*args, **kwargs)
+        bound.apply_defaults()
+        return spec.format(**bound.arguments)
+
     def _unique_key_for(
         self, args: Sequence[Any], kwargs: Mapping[str, Any], header: Mapping[str, Any]
     ) -> str | None:
+        """The lock key of a message: from its header (written by ``enqueue``), else the
+        task's own rule (a message sent by beat or ``delay``, or a time-limit kill, where
+        the worker's main process has the arguments but not the headers)."""
         explicit = header.get("unique_key")
         if not self.unique and explicit is None:
             return None
+        if explicit is None:
+            explicit = self._declared_unique_key(args, kwargs)
         return unique_lock_key(self.name, args, kwargs, explicit)
 
     def _release_unique(
@@ -370,18 +390,6 @@ class NexusTask(DjangoTask):  # type: ignore[misc]
         )
         log_event("dead_letter", self.name, str(self.request.id), level=40, reason=reason)
 
-    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        """Also called by the worker's main process after a hard time-limit kill, where
-        the body never got to release its unique lock."""
-        from celery.exceptions import TimeLimitExceeded
-
-        if isinstance(exc, TimeLimitExceeded) and self.unique:
-            from nexus_tasks._store import get_store
-
-            key = unique_lock_key(self.name, args or (), kwargs or {}, None)
-            get_store().release(key, task_id, DEFAULT_DB_ALIAS)
-        super().on_failure(exc, task_id, args, kwargs, einfo)
-
 
 _NEXUS_OPTIONS = (
     "retry_on",
@@ -424,6 +432,12 @@ def _build(func: Callable[..., Any], options: dict[str, Any]) -> Any:
     serializer = opts.setdefault("serializer", "json")
     if serializer != "json":
         raise ValueError("nexus-tasks tasks are JSON only: pickle would run arbitrary code from the broker.")
+    unique_key = opts.get("unique_key")
+    if unique_key is not None and not isinstance(unique_key, str):
+        if not callable(unique_key):
+            raise TypeError("unique_key is a callable of the task's arguments or a str.")
+        # A plain function as a class attribute would be called as a method (self first).
+        opts["unique_key"] = staticmethod(unique_key)
     opts.setdefault("base", NexusTask)
     opts.setdefault("max_retries", None)
     if opts.get("idempotent"):
@@ -460,10 +474,38 @@ def _release_on_revoke(sender: Any = None, request: Any = None, **kwargs: Any) -
     get_store().release(key, str(task_id), header.get("using") or DEFAULT_DB_ALIAS)
 
 
+def _release_after_time_limit(
+    sender: Any = None,
+    task_id: str | None = None,
+    exception: BaseException | None = None,
+    args: Any = None,
+    kwargs: Any = None,
+    **_: Any,
+) -> None:
+    """A hard time limit kills the child process running the body, which never gets to
+    release its unique lock; the worker's main process reports the failure here (Celery
+    sends ``task_failure`` for it on every supported version, while ``Task.on_failure``
+    is called for it only from Celery 5.7). The main process knows the arguments, not the
+    headers: a lock keyed by ``enqueue_with(unique_key=...)`` expires after its TTL."""
+    from celery.exceptions import TimeLimitExceeded
+
+    if not isinstance(sender, NexusTask) or not isinstance(exception, TimeLimitExceeded) or task_id is None:
+        return
+    key = sender._unique_key_for(args or (), kwargs or {}, {})
+    if key is None:
+        return
+    from nexus_tasks._store import get_store
+
+    get_store().release(key, str(task_id), DEFAULT_DB_ALIAS)
+
+
 def _connect_signals() -> None:
-    from celery.signals import task_revoked
+    from celery.signals import task_failure, task_revoked
 
     task_revoked.connect(_release_on_revoke, weak=False, dispatch_uid="nexus_tasks.release_on_revoke")
+    task_failure.connect(
+        _release_after_time_limit, weak=False, dispatch_uid="nexus_tasks.release_after_time_limit"
+    )
 
 
 _connect_signals()

@@ -6,7 +6,10 @@ raw django-redis floor, on PostgreSQL + Redis, in interleaved rounds.
 
 Each system runs in its own worker process (cachalot and cacheops patch the ORM globally);
 every round runs every system once, in a shuffled order, and the table shows medians over
-all samples and the ratio to the relevant baseline. A throwaway database is created and
+all samples and the ratio to the relevant baseline. Hits are timed first, in many short
+bursts (``--hit-bursts`` x ``--hit-samples``), every burst visiting every system in a new
+shuffled order: on a shared machine the load changes within seconds, and one long batch
+per system would compare one system's quiet moment with another's busy one. A throwaway database is created and
 dropped; Redis keys carry a random prefix and are deleted at the end (nothing is flushed).
 """
 
@@ -84,6 +87,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="skip the 50,000-dependents save")
     parser.add_argument(
+        "--hit-bursts",
+        type=int,
+        default=40,
+        help="hits are timed in this many short bursts per system, all systems interleaved "
+        "in a fresh shuffled order per burst (load on a shared machine drifts within seconds)",
+    )
+    parser.add_argument("--hit-samples", type=int, default=25, help="timed hits per burst")
+    parser.add_argument(
         "--before",
         metavar="SRC",
         help="also run the nexus_cache package found in SRC (e.g. an earlier commit's src/) as "
@@ -113,27 +124,36 @@ def main() -> None:
         for system in systems:
             workers[system] = Worker(system, env, opts.before)
         dependents = [1, 1000] + ([] if opts.quick else [50_000])
+        for _ in range(opts.hit_bursts):
+            order = systems[:]
+            random.shuffle(order)
+            for system in order:
+                for metric in ("list hit", "get hit"):
+                    name = metric.split()[0]
+                    if system == "plain":
+                        add("floor", metric, workers[system](f"floor_{name}", opts.hit_samples))
+                    elif system in CACHING:
+                        add(system, metric, workers[system](f"{name}_hit", opts.hit_samples))
+        print(f"hits: {opts.hit_bursts} bursts of {opts.hit_samples}", file=sys.stderr)
         for r in range(opts.rounds):
             order = systems[:]
             random.shuffle(order)
             print(f"round {r + 1}/{opts.rounds}: {' '.join(order)}", file=sys.stderr)
-            for system in order:
-                w = workers[system]
-                if system == "plain":
-                    add("floor", "list hit", w("floor_list", 300))
-                    add("floor", "get hit", w("floor_get", 300))
-                if system in CACHING:
-                    add(system, "list hit", w("list_hit", 300))
-                    add(system, "get hit", w("get_hit", 300))
-                if system == "plain" or system in CACHING:
-                    for k in dependents:
-                        if k == 50_000 and r >= 3:
-                            continue  # three samples each: populating 50,000 queries is slow
-                        n = 1 if k == 50_000 else 10
-                        # plain runs the same k queries (uncached) and pause before each save.
-                        res = w("save", k, n)
+            savers = [x for x in systems if x == "plain" or x in CACHING]
+            for k in dependents:
+                if k == 50_000 and r >= 3:
+                    continue  # three samples each: populating 50,000 queries is slow
+                # Ten saves per round (one at 50,000), in bursts of two, each burst visiting
+                # the systems in a new order. plain runs the same k queries (uncached) and
+                # pause before each save.
+                for n in [1] if k == 50_000 else [2] * 5:
+                    random.shuffle(savers)
+                    for system in savers:
+                        res = workers[system]("save", k, n)
                         add(system, f"save k={k}", res["times"])
                         trips.setdefault((system, f"save k={k}"), []).extend(res["trips"])
+            for system in order:
+                w = workers[system]
                 add(system, "DRF list page 1", w("drf", 30))
                 if kind(system) == "nexus":
                     add(system, "conditional GET (304)", w("conditional", 100))

@@ -116,3 +116,10 @@ def test_batched_token_values_are_fresh_and_carry_their_time() -> None:
     assert all(abs(_tokens.value_time(v) - now) < 5 for v in values)
     assert all(v & 0x3FFFFF == v - ((v >> 22) << 22) for v in values)
     assert not set(values) & set(_tokens.new_values(50))
+
+
+def test_recipe_keys_with_unhashable_material_are_computed_unmemoized() -> None:
+    args: tuple[Any, ...] = ("fetch", "default", Listing, object, ["city"], 0, None, ("filter(){}",), "")
+    first = nx_models._recipe_key(*args)
+    assert first == nx_models._recipe_key(*args)
+    assert first != nx_models._recipe_key(*args[:4], ["price"], *args[5:])

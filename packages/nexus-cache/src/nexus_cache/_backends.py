@@ -161,6 +161,8 @@ return #KEYS
 """
 _COUNT_SHA = hashlib.sha1(_COUNT_LUA).hexdigest()
 _RAW_KEYS_MAX = 65536
+#: Entries and token keys met one by one (rows, querysets): a smaller memo per adapter.
+_RAW_ONE_MAX = 16384
 
 
 def _int(value: Any) -> int | None:
@@ -237,7 +239,7 @@ class DjangoRedis:
         """The Redis key of a token's cache key (memoized, like ``raw_entry``)."""
         raw = self._raw_token_keys.get(token_key)
         if raw is None:
-            if len(self._raw_token_keys) >= _RAW_KEYS_MAX:
+            if len(self._raw_token_keys) >= _RAW_ONE_MAX:
                 self._raw_token_keys.clear()
             raw = self._raw_token_keys[token_key] = self.raw(token_key)
         return raw
@@ -246,7 +248,7 @@ class DjangoRedis:
         """The Redis key of an entry (memoized: a hit asks for the same keys again)."""
         raw = self._raw_entries.get(ekey)
         if raw is None:
-            if len(self._raw_entries) >= _RAW_KEYS_MAX:
+            if len(self._raw_entries) >= _RAW_ONE_MAX:
                 self._raw_entries.clear()
             self._raw_token_keys.clear()
             raw = self._raw_entries[ekey] = self.raw(ekey)

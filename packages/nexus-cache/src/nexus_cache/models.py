@@ -173,8 +173,21 @@ def _recipe_key(
     recipe: tuple[str, ...],
     extra: str,
 ) -> str:
-    memo_key = (operation, db, model, iterable_class, fields, low, high, recipe, extra)
-    ekey = _recipe_keys.get(memo_key)
+    memo_key: tuple[Any, ...] | None = (
+        operation,
+        db,
+        model,
+        iterable_class,
+        fields,
+        low,
+        high,
+        recipe,
+        extra,
+    )
+    try:
+        ekey = _recipe_keys.get(memo_key)  # type: ignore[arg-type]
+    except TypeError:  # (values() with something unhashable in _fields: not memoized)
+        memo_key, ekey = None, None
     if ekey is None:
         material = "\0".join(
             (
@@ -190,7 +203,8 @@ def _recipe_key(
             )
         )
         ekey = _core.entry_key("qsr", material)
-        _remember(_recipe_keys, memo_key, ekey)
+        if memo_key is not None:
+            _remember(_recipe_keys, memo_key, ekey)
     return ekey
 
 

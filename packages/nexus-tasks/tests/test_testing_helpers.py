@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+from celery.result import AsyncResult
 from django.db import transaction
 from django.test import TestCase
 
@@ -33,8 +35,26 @@ class CaptureTasksTests(TestCase):
         with capture_tasks() as captured:
             record.enqueue("run-me", countdown=5)
         assert captured[0].options == {"countdown": 5}
-        assert captured.run() == ["run-me"]
+        assert captured.run(store_results=False) == ["run-me"]
         assert Event.objects.filter(tag="run-me").count() == 1
+
+    @pytest.mark.requires_redis
+    def test_captured_runs_store_results_when_the_project_stores_eager_results(self) -> None:
+        # The test settings set CELERY_TASK_STORE_EAGER_RESULT with a Redis result backend:
+        # a status view reading the id after run() must see the result, as with eager tasks.
+        with capture_tasks() as captured:
+            record.enqueue("stored")
+        assert captured.run() == ["stored"]
+        stored = AsyncResult(captured[0].id)
+        assert stored.state == "SUCCESS"
+        assert stored.result == "stored"
+
+    @pytest.mark.requires_redis
+    def test_store_results_false_leaves_the_result_backend_alone(self) -> None:
+        with capture_tasks() as captured:
+            record.enqueue("unstored")
+        assert captured.run(store_results=False) == ["unstored"]
+        assert AsyncResult(captured[0].id).state == "PENDING"
 
     def test_durable_messages_are_captured_and_marked_sent(self) -> None:
         with capture_tasks() as captured:

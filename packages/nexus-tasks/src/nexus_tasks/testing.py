@@ -64,12 +64,15 @@ class CapturedTasks:
         )
         return True
 
-    def run(self) -> list[Any]:
+    def run(self, *, store_results: bool | None = None) -> list[Any]:
         """Run every captured task in this process (``Task.apply``) and return the results;
         tasks they enqueue are captured and run too.
 
-        Results are returned, not stored: a project whose settings name a result backend
-        (even with ``CELERY_TASK_STORE_EAGER_RESULT``) runs these without that service."""
+        ``store_results`` decides whether results and progress also reach the result
+        backend, so that a status view or ``AsyncResult(id)`` sees them: by default they do
+        when the project stores in-process results (``CELERY_TASK_STORE_EAGER_RESULT``), as
+        Celery does for eager runs; ``False`` runs without touching the result backend (a
+        test that should not need that service)."""
         results: list[Any] = []
         index = 0
         while index < len(self.tasks):
@@ -81,7 +84,9 @@ class CapturedTasks:
                     kwargs=captured.kwargs,
                     task_id=captured.id,
                     headers={"nexus": {"using": captured.using}},
-                    ignore_result=True,
+                    ignore_result=(not task.store_eager_result)
+                    if store_results is None
+                    else not store_results,
                 ).get()
             )
             index += 1

@@ -129,7 +129,14 @@ def _read_source(
 
 
 def _vary_for(consulted: list[str]) -> tuple[str, ...]:
-    """Headers the answer depended on: every header source consulted before the winner."""
+    """Headers the answer depended on: every header source consulted before the winner.
+
+    When a header decided (or none did and the default applies), every enabled header
+    source is listed (``Vary: Accept, X-API-Version``): a cache then keys on each header
+    a client may use to name a version, whichever of them this request happened to send.
+    """
+    if consulted and consulted[-1] in _HEADER_SOURCES:
+        consulted = [*consulted, *(s for s in get_settings().VERSION_SOURCES if s not in consulted)]
     vary: list[str] = []
     for source in consulted:
         if source == "accept":

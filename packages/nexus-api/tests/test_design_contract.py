@@ -698,3 +698,35 @@ def test_openapi_paginator_parameters_with_the_stock_schema_class(settings: Any)
     schema = _schema("2", "drf_spectacular.openapi.AutoSchema", settings)
     operation = schema["paths"]["/c/api/2/items/"]["get"]
     assert {"cursor", "page_size"} <= {parameter["name"] for parameter in operation["parameters"]}
+
+
+class ShortNames(VersionChange):
+    """Contract: `headline` is called `summary`."""
+
+    version = "3"
+
+    def request(self, data: Any) -> None:
+        if "headline" in data:
+            data["summary"] = data.pop("headline")
+
+    def response(self, data: Any) -> None:
+        if "summary" in data:
+            data["headline"] = data.pop("summary")
+
+
+class Summary(APIView):
+    versioning_class = NexusVersioning
+    version_changes = [ShortNames]
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response({"summary": request.data["summary"].upper()})
+
+
+urlpatterns.append(path("c/api/<str:version>/summary/", Summary.as_view()))
+
+
+def test_version_change_hooks_named_request_and_response(client: APIClient) -> None:
+    old = client.post("/c/api/2/summary/", {"headline": "sea view"}, format="json")
+    assert old.json() == {"headline": "SEA VIEW"}
+    new = client.post("/c/api/3/summary/", {"summary": "sea view"}, format="json")
+    assert new.json() == {"summary": "SEA VIEW"}

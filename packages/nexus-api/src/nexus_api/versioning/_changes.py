@@ -233,6 +233,13 @@ class RemoveEndpoint(Operation):
 
 
 _REGISTRY: list[type[VersionChange]] = []
+#: Other names a ``VersionChange`` may give its hooks.
+_HOOK_ALIASES = {
+    "request": "upgrade_request",
+    "upgrade": "upgrade_request",
+    "response": "downgrade_response",
+    "downgrade": "downgrade_response",
+}
 
 
 class VersionChange:
@@ -247,7 +254,10 @@ class VersionChange:
             operations = [RenameField("title", "name")]
 
     For translations the operations cannot express, override ``upgrade_request`` /
-    ``downgrade_response`` (call ``super()`` to keep the operations).
+    ``downgrade_response`` (call ``super()`` to keep the operations); ``request`` /
+    ``response`` (or ``upgrade`` / ``downgrade``) are accepted as their names. A hook
+    takes ``(self, data)`` or ``(self, data, context)`` and returns the translated data,
+    or ``None`` after changing ``data`` in place.
     """
 
     #: The version that introduced the change; requests in older versions are translated.
@@ -266,6 +276,11 @@ class VersionChange:
                     f"{SETTING_NAME}['VERSIONS'], not {cls.version!r}."
                 )
             _REGISTRY.append(cls)
+        for alias, hook in _HOOK_ALIASES.items():
+            # ``def request(self, data)`` / ``def response(self, data)`` (or ``upgrade`` /
+            # ``downgrade``) read as the hooks they name.
+            if alias in cls.__dict__ and hook not in cls.__dict__ and callable(cls.__dict__[alias]):
+                setattr(cls, hook, cls.__dict__[alias])
 
     @classmethod
     def get_description(cls) -> str:
@@ -338,9 +353,9 @@ def _takes_context(function: Callable[..., Any]) -> bool:
 
 def _hook(change: VersionChange, name: str, data: Any, context: ChangeContext) -> Any:
     function = getattr(type(change), name)
-    if _takes_context(function):
-        return function(change, data, context)
-    return function(change, data)
+    result = function(change, data, context) if _takes_context(function) else function(change, data)
+    # A hook that changed ``data`` in place and returned nothing keeps the changed data.
+    return data if result is None else result
 
 
 def _translates_data(change: type[VersionChange]) -> bool:

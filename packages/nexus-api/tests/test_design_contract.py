@@ -175,6 +175,28 @@ class Echo(APIView):
         return Response({"label": data["label"], "price_cents": data["price_cents"], "seen": sorted(data)})
 
 
+class ShortNames(VersionChange):
+    """Contract: `headline` is called `summary`."""
+
+    version = "3"
+
+    def request(self, data: Any) -> None:
+        if "headline" in data:
+            data["summary"] = data.pop("headline")
+
+    def response(self, data: Any) -> None:
+        if "summary" in data:
+            data["headline"] = data.pop("summary")
+
+
+class Summary(APIView):
+    versioning_class = NexusVersioning
+    version_changes = [ShortNames]
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response({"summary": request.data["summary"].upper()})
+
+
 class Boom(APIView):
     """Raises what ``?kind=`` names."""
 
@@ -219,6 +241,7 @@ urlpatterns = [
     path("c/api/<str:version>/profile/", Profile.as_view()),
     path("c/hdr/profile/", Profile.as_view()),
     path("c/api/<str:version>/echo/", Echo.as_view()),
+    path("c/api/<str:version>/summary/", Summary.as_view()),
     path("c/boom/", Boom.as_view()),
     path("c/api/<str:version>/items/", VersionedItems.as_view()),
 ]
@@ -500,6 +523,13 @@ def test_version_changes_upgrade_requests_and_downgrade_responses(
     assert response.json() == {**answered, "seen": ["label", "price_cents"]}
 
 
+def test_version_change_hooks_named_request_and_response(client: APIClient) -> None:
+    old = client.post("/c/api/2/summary/", {"headline": "sea view"}, format="json")
+    assert old.json() == {"headline": "SEA VIEW"}
+    new = client.post("/c/api/3/summary/", {"summary": "sea view"}, format="json")
+    assert new.json() == {"summary": "SEA VIEW"}
+
+
 def test_changelog_command(settings: Any) -> None:
     settings.ROOT_URLCONF = __name__
     out = io.StringIO()
@@ -540,6 +570,8 @@ def test_unexpected_exception_is_a_generic_500(caplog: Any) -> None:
     assert "RuntimeError" not in text
     assert body["instance"] == "/c/boom/"
     assert any(key in body for key in ("request_id", "requestId"))
+    # ... and the exception is logged, with its traceback, for the operators.
+    assert any(record.exc_info and "hunter2" in str(record.exc_info[1]) for record in caplog.records)
 
 
 def test_handler_is_callable_directly() -> None:
@@ -698,35 +730,3 @@ def test_openapi_paginator_parameters_with_the_stock_schema_class(settings: Any)
     schema = _schema("2", "drf_spectacular.openapi.AutoSchema", settings)
     operation = schema["paths"]["/c/api/2/items/"]["get"]
     assert {"cursor", "page_size"} <= {parameter["name"] for parameter in operation["parameters"]}
-
-
-class ShortNames(VersionChange):
-    """Contract: `headline` is called `summary`."""
-
-    version = "3"
-
-    def request(self, data: Any) -> None:
-        if "headline" in data:
-            data["summary"] = data.pop("headline")
-
-    def response(self, data: Any) -> None:
-        if "summary" in data:
-            data["headline"] = data.pop("summary")
-
-
-class Summary(APIView):
-    versioning_class = NexusVersioning
-    version_changes = [ShortNames]
-
-    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return Response({"summary": request.data["summary"].upper()})
-
-
-urlpatterns.append(path("c/api/<str:version>/summary/", Summary.as_view()))
-
-
-def test_version_change_hooks_named_request_and_response(client: APIClient) -> None:
-    old = client.post("/c/api/2/summary/", {"headline": "sea view"}, format="json")
-    assert old.json() == {"headline": "SEA VIEW"}
-    new = client.post("/c/api/3/summary/", {"summary": "sea view"}, format="json")
-    assert new.json() == {"summary": "SEA VIEW"}

@@ -373,6 +373,29 @@ def test_count_policies(client: APIClient, items: list[KsItem], policy: str) -> 
         assert set(body) == {"results", "next", "previous", "count"}
 
 
+class DefaultSized(Items):
+    pagination_class = KeysetPagination
+
+
+class DefaultSizedPages(PagedItems):
+    pagination_class = PageNumberPagination
+
+
+urlpatterns += [
+    path("c/items/default/", DefaultSized.as_view()),
+    path("c/pages/default/", DefaultSizedPages.as_view()),
+]
+
+
+def test_default_page_size_from_settings(client: APIClient, items: list[KsItem], settings: Any) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "PAGE_SIZE": 4}  # DRF's own setting
+    assert len(client.get("/c/items/default/").json()["results"]) == 4
+    assert len(client.get("/c/pages/default/").json()["results"]) == 4
+    settings.NEXUS_API = {**settings.NEXUS_API, "PAGE_SIZE": 5}  # nexus-api's wins
+    assert len(client.get("/c/items/default/").json()["results"]) == 5
+    assert len(client.get("/c/pages/default/").json()["results"]) == 5
+
+
 def test_page_size_parameter_is_capped(client: APIClient, items: list[KsItem]) -> None:
     assert len(client.get("/c/items/?page_size=2").json()["results"]) == 2
     assert len(client.get("/c/items/?page_size=1000000000").json()["results"]) == Keyset.max_page_size

@@ -36,7 +36,8 @@ class ApiSettings:
     VERSIONS: dict[str, dict[str, Any]] = dataclasses.field(default_factory=lambda: {"1": {}})
     #: The version served when a request names none; must be a key of ``VERSIONS``.
     DEFAULT_VERSION: str = "1"
-    #: Page size when a view or paginator sets none.
+    #: Page size when a view or paginator sets none. Unset, the paginators use DRF's
+    #: ``REST_FRAMEWORK["PAGE_SIZE"]`` when that is set, else 50.
     PAGE_SIZE: int = 50
     #: Upper bound for ``?page_size=``; larger requests get this many rows.
     MAX_PAGE_SIZE: int = 500

@@ -19,9 +19,10 @@ from rest_framework import pagination as drf_pagination
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from nexus_api.conf import get_settings
+from nexus_api.conf import get_settings, user_settings
 from nexus_api.keyset import (
     CursorError,
     Keyset,
@@ -56,9 +57,19 @@ class PageTooDeep(APIException):
     default_code = "page_too_deep"
 
 
+def _default_page_size() -> int:
+    """``NEXUS_API["PAGE_SIZE"]`` when set, else DRF's ``REST_FRAMEWORK["PAGE_SIZE"]`` (what
+    DRF's own paginators use), else the documented default."""
+    user = user_settings()
+    drf_size = api_settings.PAGE_SIZE
+    if (isinstance(user, dict) and "PAGE_SIZE" in user) or not (isinstance(drf_size, int) and drf_size > 0):
+        return get_settings().PAGE_SIZE
+    return drf_size
+
+
 def _page_size(request: Request, param: str | None, default: int | None, cap: int | None) -> int:
     settings = get_settings()
-    size = default or settings.PAGE_SIZE
+    size = default or _default_page_size()
     limit = cap or settings.MAX_PAGE_SIZE
     if param:
         raw = request.query_params.get(param)
@@ -133,7 +144,7 @@ class KeysetPagination(drf_pagination.BasePagination):
     followed by the primary key, e.g. ``Index(fields=["-created_at", "id"])``.
     """
 
-    #: Rows per page; ``None`` uses ``NEXUS_API["PAGE_SIZE"]``.
+    #: Rows per page; ``None`` uses ``NEXUS_API["PAGE_SIZE"]`` (or DRF's ``PAGE_SIZE``).
     page_size: int | None = None
     #: Cap for ``?page_size=``; ``None`` uses ``NEXUS_API["MAX_PAGE_SIZE"]``. Always enforced.
     max_page_size: int | None = None
@@ -343,7 +354,7 @@ class PageNumberPagination(drf_pagination.PageNumberPagination):
     ``max_page`` a 400 tells the client to switch to cursor pagination.
     """
 
-    #: Rows per page; ``None`` uses ``NEXUS_API["PAGE_SIZE"]``.
+    #: Rows per page; ``None`` uses ``NEXUS_API["PAGE_SIZE"]`` (or DRF's ``PAGE_SIZE``).
     page_size: int | None = None
     #: Cap for ``?page_size=``; ``None`` uses ``NEXUS_API["MAX_PAGE_SIZE"]``. Always enforced.
     max_page_size: int | None = None

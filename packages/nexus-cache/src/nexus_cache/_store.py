@@ -88,7 +88,8 @@ def cache() -> BaseCache:
 
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run one cache operation. Raises CacheUnavailable (or the error when FAIL_OPEN is off)."""
-    if not breaker.allow():
+    if not breaker.allow() and get_settings().FAIL_OPEN:
+        # (With FAIL_OPEN off every call is tried, so that every cache error is raised.)
         raise CacheUnavailable("circuit open")
     # (try/finally rather than the untracked() context manager: this is on every hit)
     previous = getattr(_internal, "active", False)

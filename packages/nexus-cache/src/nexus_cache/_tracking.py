@@ -185,7 +185,9 @@ def register_write(conn: BaseDatabaseWrapper, names: set[str]) -> None:
         pending: dict[tuple[Any, ...], _Pending] = conn.__dict__.setdefault(_PENDING_ATTR, {})
         sids = tuple(conn.savepoint_ids)
         p = pending.get(sids)
-        if p is None or not _alive(conn, p):
+        # (A done one was run early - TestCase.captureOnCommitCallbacks(execute=True) - and
+        # stays in run_on_commit: names added to it would never be applied.)
+        if p is None or p.done or not _alive(conn, p):
             p = _Pending(conn.alias)
             pending[sids] = p
             transaction.on_commit(p, using=conn.alias, robust=True)

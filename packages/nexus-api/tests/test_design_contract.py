@@ -110,6 +110,14 @@ class PagedItems(generics.ListAPIView[KsItem]):
     pagination_class = Pages
 
 
+class DefaultSized(Items):
+    pagination_class = KeysetPagination
+
+
+class DefaultSizedPages(PagedItems):
+    pagination_class = PageNumberPagination
+
+
 class ProfileV1(serializers.Serializer[Any]):
     title = serializers.CharField(source="name")
 
@@ -238,6 +246,8 @@ urlpatterns = [
         for policy in ("none", "exact", "estimate", "cached")
     ),
     path("c/pages/", PagedItems.as_view()),
+    path("c/items/default/", DefaultSized.as_view()),
+    path("c/pages/default/", DefaultSizedPages.as_view()),
     path("c/api/<str:version>/profile/", Profile.as_view()),
     path("c/hdr/profile/", Profile.as_view()),
     path("c/api/<str:version>/echo/", Echo.as_view()),
@@ -371,20 +381,6 @@ def test_count_policies(client: APIClient, items: list[KsItem], policy: str) -> 
     else:
         assert body["count"] == 5
         assert set(body) == {"results", "next", "previous", "count"}
-
-
-class DefaultSized(Items):
-    pagination_class = KeysetPagination
-
-
-class DefaultSizedPages(PagedItems):
-    pagination_class = PageNumberPagination
-
-
-urlpatterns += [
-    path("c/items/default/", DefaultSized.as_view()),
-    path("c/pages/default/", DefaultSizedPages.as_view()),
-]
 
 
 def test_default_page_size_from_settings(client: APIClient, items: list[KsItem], settings: Any) -> None:

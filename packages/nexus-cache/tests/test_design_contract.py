@@ -512,6 +512,28 @@ def test_async_cached_function() -> None:
     assert [f"arating:{listing.pk}"] * 4 == CALLS
 
 
+def test_decorators_also_take_the_timeout_positionally() -> None:
+    # ``@cached(600)`` reads like Django's ``cache_page(600)``: the same as timeout=600.
+    @cached(600)
+    def rating() -> int:
+        CALLS.append("rating")
+        return EXTERNAL["rating"]
+
+    @cache_view(60)
+    def view(request: HttpRequest) -> HttpResponse:
+        CALLS.append("view")
+        return JsonResponse({"rating": EXTERNAL["rating"]})
+
+    assert rating() == rating() == 4
+    request = RequestFactory().get("/rating/")
+    assert view(request).content == view(request).content == b'{"rating": 4}'
+    assert CALLS == ["rating", "view"]
+    with pytest.raises(TypeError, match="timeout"):
+        cached("600")  # type: ignore[call-overload]
+    with pytest.raises(ValueError, match="positive"):
+        cached(0)(lambda: 1)
+
+
 # -- invalidate() ------------------------------------------------------------------------------
 
 

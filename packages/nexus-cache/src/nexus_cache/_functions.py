@@ -102,8 +102,35 @@ class CachedFunction:
         return f"<cached {self.fn_id}>"
 
 
+def split_timeout(where: str, target: Any, timeout: int | None) -> tuple[Any, int | None]:
+    """``@decorator(60)`` means ``@decorator(timeout=60)`` (as with Django's ``cache_page``):
+    (the function or None, the timeout)."""
+    if target is None or callable(target):
+        return target, timeout
+    if isinstance(target, int) and not isinstance(target, bool):
+        if timeout is not None:
+            raise TypeError(f"{where}() got the timeout twice: pass it positionally or as timeout=")
+        return None, target
+    raise TypeError(
+        f"{where}() takes the function to cache, or a timeout in seconds ({where}(60) or "
+        f"{where}(timeout=60)), not {type(target).__name__}"
+    )
+
+
 @overload
 def cached(func: F, /) -> F: ...
+
+
+@overload
+def cached(
+    timeout: int,
+    /,
+    *,
+    depends_on: Iterable[Dependency] = (),
+    key: Callable[..., Any] | None = None,
+    stale: float | None = None,
+    early: float | None = None,
+) -> Callable[[F], F]: ...
 
 
 @overload
@@ -118,7 +145,7 @@ def cached(
 
 
 def cached(
-    func: Callable[..., Any] | None = None,
+    func: Callable[..., Any] | int | None = None,
     /,
     *,
     timeout: int | None = None,
@@ -133,8 +160,10 @@ def cached(
     ever lost. ``depends_on`` adds models whose writes invalidate it beyond the ones its
     queries read. ``key`` builds the key from the arguments yourself. ``stale`` serves a
     value up to that many seconds old while another process recomputes it; ``early``
-    (XFetch beta, e.g. 1.0) recomputes probabilistically before expiry.
+    (XFetch beta, e.g. 1.0) recomputes probabilistically before expiry. ``@cached(600)``
+    is ``@cached(timeout=600)``.
     """
+    target, timeout = split_timeout("cached", func, timeout)
 
     def decorate(f: Callable[..., Any]) -> Any:
         obj = CachedFunction(f, timeout=timeout, depends_on=depends_on, key=key, stale=stale, early=early)
@@ -153,9 +182,9 @@ def cached(
         wrapper.cached_function = obj
         return wrapper
 
-    if func is not None:
-        return cast(Any, decorate(func))
+    if target is not None:
+        return cast(Any, decorate(target))
     return decorate
 
 
-__all__ = ["CachedFunction", "cached", "dependency_names"]
+__all__ = ["CachedFunction", "cached", "dependency_names", "split_timeout"]

@@ -28,7 +28,7 @@ def _render(response: Any) -> HttpResponseBase:
 
 
 def cache_view(
-    view: V | None = None,
+    view: V | int | None = None,
     /,
     *,
     timeout: int | None = None,
@@ -42,8 +42,10 @@ def cache_view(
     that those run on every request. ``public=True`` shares one entry between all users -
     only for responses that do not depend on who asks. ``vary_on`` names request headers
     that select a different response. The key also covers the path, the canonical query
-    string, the ``Accept`` header and the active language.
+    string, the ``Accept`` header and the active language. ``@cache_view(60)`` is
+    ``@cache_view(timeout=60)``.
     """
+    target, timeout = _functions.split_timeout("cache_view", view, timeout)
 
     def decorate(func: V) -> V:
         view_id = f"{func.__module__}.{func.__qualname__}"
@@ -95,8 +97,8 @@ def cache_view(
 
         return cast(V, wrapper)
 
-    if view is not None:
-        return decorate(view)
+    if target is not None:
+        return decorate(target)
     return decorate
 
 

@@ -18,7 +18,7 @@ __all__ = ["cached_resolver"]
 
 
 def cached_resolver(
-    resolver: R | None = None,
+    resolver: R | int | None = None,
     /,
     *,
     timeout: int | None = None,
@@ -31,8 +31,10 @@ def cached_resolver(
     instance by its pk; ``None`` for root fields), the field's arguments, the language and
     - unless ``public=True`` - the user of ``info.context``. A returned QuerySet is
     evaluated (inside the computation, so its tables are dependencies) and cached as a list.
-    A parent object without a canonical form bypasses the cache.
+    A parent object without a canonical form bypasses the cache. ``@cached_resolver(60)``
+    is ``@cached_resolver(timeout=60)``.
     """
+    target, timeout = _functions.split_timeout("cached_resolver", resolver, timeout)
 
     def decorate(func: R) -> R:
         fn_id = f"{func.__module__}.{func.__qualname__}"
@@ -68,6 +70,6 @@ def cached_resolver(
 
         return cast(R, wrapper)
 
-    if resolver is not None:
-        return decorate(resolver)
+    if target is not None:
+        return decorate(target)
     return decorate

@@ -12,6 +12,7 @@ SQLite or PostgreSQL after ``DATABASE_URL`` (the tox factor).
 from __future__ import annotations
 
 import base64
+import inspect
 import io
 import json
 import threading
@@ -503,13 +504,17 @@ def test_async_cached_function() -> None:
         out.append(await arating(listing.pk))
         await Listing.objects.filter(pk=listing.pk).aupdate(price=7)
         out.append(await arating(listing.pk))
+        EXTERNAL["rating"] = 2
+        await arating.invalidate(listing.pk)  # awaiting it reads naturally, and works too
+        out.append(await arating(listing.pk))
         return out
 
-    assert async_to_sync(scenario)() == [5, 5, 1, 7]
+    assert inspect.iscoroutinefunction(arating)
+    assert async_to_sync(scenario)() == [5, 5, 1, 7, 9]
     EXTERNAL["rating"] = 1
     Review.objects.create(listing=listing, rating=1)
     assert async_to_sync(arating)(listing.pk) == 8
-    assert [f"arating:{listing.pk}"] * 4 == CALLS
+    assert [f"arating:{listing.pk}"] * 5 == CALLS
 
 
 def test_decorators_also_take_the_timeout_positionally() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from typing import Any, TypeVar, cast, overload
 
 from django.apps import apps
@@ -28,6 +28,24 @@ def dependency_names(depends_on: Iterable[Dependency]) -> set[str]:
         for _, table in _api._tables(model):
             names.update((_tokens.table(ns, table), _tokens.bulk(ns, table), _tokens.inserts(ns, table)))
     return names
+
+
+class _Applied:
+    """What ``invalidate()`` of an async cached function returns. The invalidation is done
+    (or registered for the commit) by the call itself; awaiting the result is allowed and
+    does nothing, so ``f.invalidate(x)`` and ``await f.invalidate(x)`` both work."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield  # (a generator that finishes at once: `await` returns None)
+
+    def __repr__(self) -> str:
+        return "<invalidated>"
+
+
+_APPLIED = _Applied()
 
 
 class CachedFunction:
@@ -175,9 +193,19 @@ def cached(
         async def async_cached(*args: Any, **kwargs: Any) -> Any:
             return await obj._acall(obj.key(*args, **kwargs), args, kwargs)
 
+        def invalidate(*args: Any, **kwargs: Any) -> _Applied:
+            obj.invalidate(*args, **kwargs)
+            return _APPLIED
+
+        def invalidate_all() -> _Applied:
+            obj.invalidate_all()
+            return _APPLIED
+
+        invalidate.__doc__ = obj.invalidate.__doc__
+        invalidate_all.__doc__ = obj.invalidate_all.__doc__
         wrapper: Any = async_cached
-        wrapper.invalidate = obj.invalidate
-        wrapper.invalidate_all = obj.invalidate_all
+        wrapper.invalidate = invalidate
+        wrapper.invalidate_all = invalidate_all
         wrapper.key = obj.key
         wrapper.cached_function = obj
         return wrapper

@@ -31,7 +31,9 @@ def cached_resolver(
     instance by its pk; ``None`` for root fields), the field's arguments, the language and
     - unless ``public=True`` - the user of ``info.context``. A returned QuerySet is
     evaluated (inside the computation, so its tables are dependencies) and cached as a list.
-    A parent object without a canonical form bypasses the cache. ``@cached_resolver(60)``
+    A parent object without a canonical form bypasses the cache, and so does a resolver
+    that is not public when ``info.context`` is not a request (``schema.execute(query)``
+    without ``context_value``): there is no user to key it on. ``@cached_resolver(60)``
     is ``@cached_resolver(timeout=60)``.
     """
     target, timeout = _functions.split_timeout("cached_resolver", resolver, timeout)

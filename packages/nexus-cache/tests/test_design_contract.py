@@ -27,6 +27,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import caches
+from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
@@ -755,6 +756,12 @@ def test_viewset_etag_and_if_none_match(client: Client) -> None:
     assert not_modified.content == b""
     assert len(CALLS) == calls  # not rendered
     assert client.get("/api/listings/", HTTP_IF_NONE_MATCH='"something-else"').status_code == 200
+    assert response["Last-Modified"]
+    with no_queries():
+        head = client.head("/api/listings/")  # HEAD is served from GET's entry
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head["ETag"] == etag
     a.price = 2
     a.save()
     changed = client.get("/api/listings/", HTTP_IF_NONE_MATCH=etag)
@@ -925,6 +932,45 @@ def test_settings_defaults(cache_alias: str) -> None:
         qs = Listing.objects.filter(city=f"{city}x").cached(timeout=60)
         list(qs)
         assert 50 <= caches["redis"].ttl(qs.cache_key()) <= 60  # type: ignore[attr-defined]
+
+
+def test_documented_defaults_and_reload_on_override() -> None:
+    from nexus_cache.conf import DEFAULTS, get_settings
+
+    documented = {
+        "CACHE_ALIAS": "default",
+        "TIMEOUT": 300,
+        "KEY_PREFIX": "nx",
+        "ENABLED": True,
+        "FAIL_OPEN": True,
+    }
+    assert {k: DEFAULTS[k] for k in documented} == documented
+    assert DEFAULTS["STAMPEDE_LOCK_TIMEOUT"] > 0
+    with override_settings(NEXUS_CACHE={}):
+        assert {k: getattr(get_settings(), k) for k in documented} == documented
+    with override_settings(NEXUS_CACHE={"TIMEOUT": 42, "ENABLED": False}):  # re-read at once
+        assert (get_settings().TIMEOUT, get_settings().ENABLED) == (42, False)
+    assert get_settings().TIMEOUT == 300
+
+
+@pytest.mark.parametrize(
+    ("config", "check_id"),
+    [
+        ({"CACHE_ALIAS": "nope"}, "nexus_cache.E005"),
+        ({"TIMEOUT": "300"}, "nexus_cache.E003"),
+        ({"TIMEOUT": 0}, "nexus_cache.E004"),
+        ({"TIMEOUT_SECONDS": 300}, "nexus_cache.E002"),
+    ],
+)
+def test_misconfiguration_is_reported_by_system_checks(config: dict[str, Any], check_id: str) -> None:
+    def errors() -> list[str]:
+        return [
+            m.id or "" for m in run_checks() if m.is_serious() and (m.id or "").startswith("nexus_cache.")
+        ]
+
+    assert errors() == []
+    with override_settings(NEXUS_CACHE=config):
+        assert errors() == [check_id]
 
 
 def test_cache_alias_and_key_prefix(cache_alias: str, nexus_namespace: str) -> None:

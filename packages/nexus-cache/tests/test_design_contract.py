@@ -328,6 +328,25 @@ def test_select_related_tables_are_dependencies() -> None:
     assert host_names() == ["Grace"]
 
 
+def test_querysets_take_explicit_dependencies_too() -> None:
+    # DESIGN: dependencies are discovered; an explicit depends_on= adds more.
+    listing = Listing.objects.create(city="Lagos")
+
+    def counted() -> int:
+        return Listing.objects.filter(city="Lagos").cached(timeout=60, depends_on=[Review]).count()
+
+    assert counted() == 1
+    assert Listing.objects.cached(depends_on=["tests.Review"]).get(pk=listing.pk) == listing
+    with no_queries():
+        assert counted() == 1
+        assert Listing.objects.cached(depends_on=["tests.Review"]).get(pk=listing.pk) == listing
+    Review.objects.create(listing=listing, rating=4)
+    with queries() as ctx:
+        assert counted() == 1
+        assert Listing.objects.cached(depends_on=["tests.Review"]).get(pk=listing.pk) == listing
+    assert len(ctx.captured_queries) == 2
+
+
 def test_managers_and_the_mixin() -> None:
     # CacheInvalidationMixin (Host), CachedManager (Amenity), CachedQuerySet.as_manager() (Tag).
     assert isinstance(Host.objects, CachedManager)

@@ -37,6 +37,9 @@ class Options:
     stale: float | None = None
     #: XFetch beta: recompute early with a probability that grows near expiry.
     early: float | None = None
+    #: Models (or 'app_label.Model') whose writes invalidate the value besides the tables
+    #: its queries read (querysets' ``.cached(depends_on=...)``).
+    depends_on: tuple[Any, ...] = ()
 
 
 #: Options are immutable: the few combinations a process uses are made once (every
@@ -45,11 +48,23 @@ _options_memo: dict[tuple[Any, ...], Options] = {}
 
 
 def options(
-    where: str, timeout: int | None, stale: float | None = None, early: float | None = None
+    where: str,
+    timeout: int | None,
+    stale: float | None = None,
+    early: float | None = None,
+    depends_on: tuple[Any, ...] = (),
 ) -> Options:
     """Options of a cached queryset or function. A timeout must be a positive number of
     seconds: every entry has to expire, so that a lost invalidation costs bounded staleness."""
-    memo_key: tuple[Any, ...] | None = (type(timeout), timeout, type(stale), stale, type(early), early)
+    memo_key: tuple[Any, ...] | None = (
+        type(timeout),
+        timeout,
+        type(stale),
+        stale,
+        type(early),
+        early,
+        depends_on,
+    )
     try:
         opts = _options_memo.get(memo_key)  # type: ignore[arg-type]
     except TypeError:  # unhashable: not memoized (and refused below)
@@ -58,7 +73,7 @@ def options(
         return opts
     if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0):
         raise ValueError(f"{where}(timeout={timeout!r}): a timeout is a positive number of seconds")
-    opts = Options(timeout=timeout, stale=stale, early=early)
+    opts = Options(timeout=timeout, stale=stale, early=early, depends_on=depends_on)
     if memo_key is not None:
         if len(_options_memo) >= 1024:
             _options_memo.clear()

@@ -15,6 +15,7 @@ path avoids compiling SQL, ``add_q`` and Query copies (see ``_filters`` and
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from django.core.exceptions import EmptyResultSet
@@ -23,7 +24,7 @@ from django.db.models import F, Prefetch, Q, sql
 from django.db.models.manager import BaseManager
 from django.db.models.query import ModelIterable
 
-from nexus_cache import _core, _filters, _keys
+from nexus_cache import _core, _filters, _functions, _keys
 from nexus_cache.conf import _reload_hooks
 
 _M = TypeVar("_M", bound=models.Model, covariant=True)
@@ -47,8 +48,16 @@ def _describe_prefetch(lookup: Any) -> str:
 _NOT_FOUND = ("nexus_cache", "row not found")
 
 
-def _options(timeout: int | None, stale: float | None, early: float | None) -> _core.Options:
-    return _core.options(".cached", timeout, stale, early)
+def _options(
+    timeout: int | None, stale: float | None, early: float | None, depends_on: Iterable[Any] = ()
+) -> _core.Options:
+    return _core.options(".cached", timeout, stale, early, tuple(depends_on))
+
+
+def _static(opts: _core.Options) -> Iterable[str]:
+    """Token names of ``.cached(depends_on=...)`` (none: the usual case, free)."""
+    deps = opts.depends_on
+    return _functions.dependency_names(deps) if deps else ()
 
 
 def _p(qs: Any) -> Any:
@@ -342,11 +351,17 @@ class CachedQuerySet(models.QuerySet[_M]):
 
     # -- marking ---------------------------------------------------------------------------
     def cached(
-        self, timeout: int | None = None, *, stale: float | None = None, early: float | None = None
+        self,
+        timeout: int | None = None,
+        *,
+        stale: float | None = None,
+        early: float | None = None,
+        depends_on: Iterable[_functions.Dependency] = (),
     ) -> CachedQuerySet[_M]:
-        """A clone whose evaluation uses the cache; valid until a table it reads is written."""
+        """A clone whose evaluation uses the cache; valid until a table it reads (or a model
+        in ``depends_on``) is written."""
         clone: CachedQuerySet[_M] = _p(self)._chain()
-        clone._nx_opts = _options(timeout, stale, early)
+        clone._nx_opts = _options(timeout, stale, early, depends_on)
         clone._nx_recipe = self._nx_recipe
         return clone
 
@@ -477,7 +492,9 @@ class CachedQuerySet(models.QuerySet[_M]):
                         if value != _NOT_FOUND:
                             rec.rows_found(1)
 
-                    result = _core.get_or_compute(ekey, compute, opts=opts, on_value=found)
+                    result = _core.get_or_compute(
+                        ekey, compute, static=_static(opts), opts=opts, on_value=found
+                    )
                     if result.value == _NOT_FOUND:
                         raise _p(self.model).DoesNotExist(
                             f"{self.model._meta.object_name} matching query does not exist."
@@ -501,7 +518,7 @@ class CachedQuerySet(models.QuerySet[_M]):
                 def found(value: list[Any], rec: Any) -> None:
                     rec.rows_found(len(value))
 
-                result = _core.get_or_compute(ekey, compute, opts=opts, on_value=found)
+                result = _core.get_or_compute(ekey, compute, static=_static(opts), opts=opts, on_value=found)
                 self._result_cache = result.value
                 self._prefetch_done = True
         super()._fetch_all()
@@ -511,7 +528,8 @@ class CachedQuerySet(models.QuerySet[_M]):
         ekey = self.cache_key(operation, extra)
         if ekey is None:
             return compute()
-        return _core.get_or_compute(ekey, compute, opts=self._nx_opts).value
+        opts = self._nx_opts
+        return _core.get_or_compute(ekey, compute, static=_static(opts), opts=opts).value
 
     def count(self) -> int:
         if self._nx_opts is None or self._result_cache is not None:
@@ -570,15 +588,20 @@ class CachedManager(BaseManager.from_queryset(CachedQuerySet)):  # type: ignore[
     """``objects = CachedManager()``: ``Model.objects.cached()...``."""
 
     def cached(
-        self, timeout: int | None = None, *, stale: float | None = None, early: float | None = None
+        self,
+        timeout: int | None = None,
+        *,
+        stale: float | None = None,
+        early: float | None = None,
+        depends_on: Iterable[_functions.Dependency] = (),
     ) -> CachedQuerySet[Any]:
         # The manager's fresh queryset is referenced by nobody else: mark it instead of
         # cloning it (one Query copy less on every hit).
         qs = self.get_queryset()
         if isinstance(qs, CachedQuerySet) and qs._nx_opts is None and qs._result_cache is None:
-            qs._nx_opts = _options(timeout, stale, early)
+            qs._nx_opts = _options(timeout, stale, early, depends_on)
             return qs
-        return qs.cached(timeout, stale=stale, early=early)  # type: ignore[no-any-return]
+        return qs.cached(timeout, stale=stale, early=early, depends_on=depends_on)  # type: ignore[no-any-return]
 
 
 class CacheInvalidationMixin(models.Model):

@@ -43,7 +43,7 @@ from nexus_cache.models import CachedManager, CachedQuerySet, CacheInvalidationM
 from nexus_cache.signals import invalidated
 
 from tests.helpers import no_queries, queries
-from tests.models import Amenity, Host, Listing, Review, Tag
+from tests.models import Amenity, Host, Hotel, Listing, Place, Review, Tag
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("cache_alias")]
 
@@ -309,8 +309,22 @@ def test_m2m_changes_and_prefetches_are_dependencies() -> None:
     wifi.name = "fast wifi"
     wifi.save()
     assert names() == [["fast wifi"]]
+    listing.amenities.set([pool])
+    assert names() == [["pool"]]
     listing.amenities.clear()
     assert names() == [[]]
+
+
+def test_multi_table_inheritance_writes_invalidate_parent_and_child_reads() -> None:
+    hotel = Hotel.objects.create(name="Eko", stars=3)
+    assert Place.objects.cached().get(pk=hotel.pk).name == "Eko"
+    assert list(Hotel.objects.cached().values_list("name", "stars")) == [("Eko", 3)]
+    hotel.name, hotel.stars = "Eko Hotel", 5
+    hotel.save()  # writes both tables
+    assert Place.objects.cached().get(pk=hotel.pk).name == "Eko Hotel"
+    assert list(Hotel.objects.cached().values_list("name", "stars")) == [("Eko Hotel", 5)]
+    Place.objects.filter(pk=hotel.pk).update(name="Renamed")  # the parent table only
+    assert list(Hotel.objects.cached().values_list("name", flat=True)) == ["Renamed"]
 
 
 def test_select_related_tables_are_dependencies() -> None:

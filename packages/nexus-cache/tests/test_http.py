@@ -198,3 +198,21 @@ def test_accept_spellings_that_negotiate_the_same_type_share_an_entry(client: Cl
         r = client.get("/api/listings/", HTTP_ACCEPT="application/json, */*;q=0.1")
     assert r["X-Nexus-Cache"] == "hit"
     assert r["Vary"]
+
+
+def test_mixin_listed_after_the_drf_view_is_an_error_at_class_definition() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+    from rest_framework import generics
+
+    from nexus_cache import CacheResponseMixin
+
+    with pytest.raises(ImproperlyConfigured, match="before the DRF view"):
+
+        class Wrong(generics.ListAPIView, CacheResponseMixin):  # type: ignore[misc]
+            pass
+
+    class Right(CacheResponseMixin, generics.ListAPIView):  # type: ignore[type-arg]
+        pass
+
+    class Subclass(Right):
+        pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponseBase
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,6 +34,20 @@ class CacheResponseMixin:
     cache_public: bool = False
     #: Request headers that select a different response (part of the key).
     cache_vary_on: Sequence[str] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Listed after a DRF view in the bases, the mixin's initial() is never reached and the
+        # view silently caches nothing: say so where the class is defined.
+        super().__init_subclass__(**kwargs)
+        from rest_framework.views import APIView
+
+        mro = cls.__mro__
+        if APIView in mro and mro.index(APIView) < mro.index(CacheResponseMixin):
+            raise ImproperlyConfigured(
+                f"{cls.__module__}.{cls.__qualname__}: list CacheResponseMixin before the DRF view "
+                "class in its bases (class MyView(CacheResponseMixin, ModelViewSet)); after it, "
+                "the mixin never runs and nothing is cached"
+            )
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]

@@ -216,3 +216,14 @@ def test_mixin_listed_after_the_drf_view_is_an_error_at_class_definition() -> No
 
     class Subclass(Right):
         pass
+
+
+@pytest.mark.parametrize("timeout", [0, -5, 1.5])
+def test_view_and_resolver_decorators_refuse_a_non_positive_timeout(timeout: object) -> None:
+    from nexus_cache import cache_view, cached_resolver
+
+    for decorator in (cache_view, cached_resolver):
+        with pytest.raises(ValueError, match="positive number of seconds"):
+            decorator(timeout=timeout)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        cache_view(0)

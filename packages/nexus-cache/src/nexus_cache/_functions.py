@@ -120,15 +120,23 @@ class CachedFunction:
         return f"<cached {self.fn_id}>"
 
 
+def _positive(where: str, timeout: int | None) -> int | None:
+    # Checked when the decorator is applied, not at the first request: 0 or a negative
+    # number would otherwise fall back to NEXUS_CACHE["TIMEOUT"] without a word.
+    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0):
+        raise ValueError(f"{where}(timeout={timeout!r}): a timeout is a positive number of seconds")
+    return timeout
+
+
 def split_timeout(where: str, target: Any, timeout: int | None) -> tuple[Any, int | None]:
     """``@decorator(60)`` means ``@decorator(timeout=60)`` (as with Django's ``cache_page``):
     (the function or None, the timeout)."""
     if target is None or callable(target):
-        return target, timeout
+        return target, _positive(where, timeout)
     if isinstance(target, int) and not isinstance(target, bool):
         if timeout is not None:
             raise TypeError(f"{where}() got the timeout twice: pass it positionally or as timeout=")
-        return None, target
+        return None, _positive(where, target)
     raise TypeError(
         f"{where}() takes the function to cache, or a timeout in seconds ({where}(60) or "
         f"{where}(timeout=60)), not {type(target).__name__}"

@@ -200,6 +200,9 @@ class _Publication:
         self.late_row: int | None = None
         self.finished = threading.Event()
 
+    def __repr__(self) -> str:  # logged as the reason of an outbox fallback
+        return "the publish was still running when PUBLISH_TIMEOUT passed"
+
 
 def _run(publication: _Publication, app: Any) -> None:
     error: BaseException | None = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -19,18 +18,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def outer(opts: argparse.Namespace) -> None:
-    import psycopg
-    import redis
-
     sys.path.insert(0, str(HERE))
-    from run import Worker
+    from run import Worker, create_scratch, drop_scratch
 
-    prefix = f"nxp{secrets.token_hex(4)}"
-    dbname = f"nexus_cache_profile_{secrets.token_hex(4)}"
-    admin_url = os.environ.get("NXB_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{dbname}"')
-    env = {**os.environ, "NXB_DB": dbname, "NXB_PREFIX": prefix}
+    dbname, prefix, env = create_scratch("profile")
     try:
         seeder = Worker("plain", env)
         seeder("seed", opts.rows)
@@ -42,11 +33,7 @@ def outer(opts: argparse.Namespace) -> None:
                 check=True,
             )
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-        for key in client.scan_iter(match=f"*{prefix}*", count=1000):
-            client.delete(key)
+        drop_scratch(dbname, prefix)
 
 
 def inner(opts: argparse.Namespace) -> None:

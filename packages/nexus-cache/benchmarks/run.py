@@ -39,6 +39,27 @@ def kind(system: str) -> str:
     return "nexus" if system == BEFORE else system
 
 
+PG_ADMIN = os.environ.get("NXB_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def create_scratch(kind: str) -> tuple[str, str, dict[str, str]]:
+    """A throwaway database and a random Redis key prefix: (database, prefix, worker env)."""
+    prefix = f"nx{kind[0]}{secrets.token_hex(4)}"
+    dbname = f"nexus_cache_{kind}_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{dbname}"')
+    return dbname, prefix, {**os.environ, "NXB_DB": dbname, "NXB_PREFIX": prefix}
+
+
+def drop_scratch(dbname: str, prefix: str) -> None:
+    """Drop the database and delete only the keys under the prefix (nothing is flushed)."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    for key in client.scan_iter(match=f"*{prefix}*", count=1000):
+        client.delete(key)
+
+
 class Worker:
     def __init__(self, system: str, env: dict[str, str], before: str | None = None) -> None:
         self.system = system
@@ -103,12 +124,7 @@ def main() -> None:
     opts = parser.parse_args()
     systems = SYSTEMS + ([BEFORE] if opts.before else [])
 
-    prefix = f"nxb{secrets.token_hex(4)}"
-    dbname = f"nexus_cache_bench_{secrets.token_hex(4)}"
-    pg_admin = os.environ.get("NXB_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-    with psycopg.connect(pg_admin, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{dbname}"')
-    env = {**os.environ, "NXB_DB": dbname, "NXB_PREFIX": prefix}
+    dbname, prefix, env = create_scratch("bench")
     workers: dict[str, Worker] = {}
     samples: dict[tuple[str, str], list[float]] = {}
     trips: dict[tuple[str, str], list[int]] = {}
@@ -162,11 +178,7 @@ def main() -> None:
     finally:
         for w in workers.values():
             w.close()
-        with psycopg.connect(pg_admin, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-        for key in client.scan_iter(match=f"*{prefix}*", count=1000):
-            client.delete(key)
+        drop_scratch(dbname, prefix)
 
     def med(system: str, metric: str) -> float:
         return statistics.median(samples[(system, metric)])

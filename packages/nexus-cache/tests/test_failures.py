@@ -33,6 +33,20 @@ class Broken:
         return fail
 
 
+def _outage_settings(namespace: str, **extra: Any) -> dict[str, Any]:
+    """NEXUS_CACHE for a cache behind a proxy that the test cuts: a breaker that opens at
+    the first error and closes quickly, so an outage plays out within a test."""
+    return {
+        "CACHE_ALIAS": "proxied",
+        "KEY_PREFIX": namespace,
+        "CIRCUIT_BREAKER_THRESHOLD": 1,
+        "CIRCUIT_BREAKER_COOLDOWN": 0.2,
+        "RETRY_INTERVAL": 0.1,
+        "STAMPEDE_LOCK_TIMEOUT": 1.0,
+        **extra,
+    }
+
+
 @pytest.fixture
 def proxied_redis(tcp_proxy: Any, unique_namespace: str) -> Iterator[Any]:
     proxy = tcp_proxy.for_url(redis_url(), 6379).start()
@@ -46,16 +60,7 @@ def proxied_redis(tcp_proxy: Any, unique_namespace: str) -> Iterator[Any]:
     }
     with (
         override_settings(CACHES=cache_settings),
-        override_settings(
-            NEXUS_CACHE={
-                "CACHE_ALIAS": "proxied",
-                "KEY_PREFIX": unique_namespace,
-                "CIRCUIT_BREAKER_THRESHOLD": 1,
-                "CIRCUIT_BREAKER_COOLDOWN": 0.2,
-                "RETRY_INTERVAL": 0.1,
-                "STAMPEDE_LOCK_TIMEOUT": 1.0,
-            }
-        ),
+        override_settings(NEXUS_CACHE=_outage_settings(unique_namespace)),
     ):
         yield proxy
         proxy.restore()
@@ -82,17 +87,7 @@ def proxied_memcached(tcp_proxy: Any, unique_namespace: str) -> Iterator[Any]:
     }
     with (
         override_settings(CACHES=cache_settings),
-        override_settings(
-            NEXUS_CACHE={
-                "CACHE_ALIAS": "proxied",
-                "KEY_PREFIX": unique_namespace,
-                "CIRCUIT_BREAKER_THRESHOLD": 1,
-                "CIRCUIT_BREAKER_COOLDOWN": 0.2,
-                "RETRY_INTERVAL": 0.1,
-                "STAMPEDE_LOCK_TIMEOUT": 1.0,
-                "TOKEN_TIMEOUT": 600,
-            }
-        ),
+        override_settings(NEXUS_CACHE=_outage_settings(unique_namespace, TOKEN_TIMEOUT=600)),
     ):
         yield proxy
         proxy.restore()

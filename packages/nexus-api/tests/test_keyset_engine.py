@@ -121,6 +121,19 @@ def test_mixed_directions_use_or_form_with_leading_bound() -> None:
     assert "IS NULL" not in sql
 
 
+def test_or_form_is_opaque_to_the_postgresql_planner_only() -> None:
+    from django.db import connection
+
+    sql = _where_sql(Keyset(KsItem, ["-created_at"]), (T0, 5))
+    if connection.vendor == "postgresql":
+        assert '"TESTS_KSITEM"."CREATED_AT" <=' in sql.split("CASE WHEN")[0]
+        assert "THEN TRUE ELSE FALSE END" in sql
+    else:
+        assert "CASE" not in sql
+    # Same-direction keys keep the bare row-value comparison everywhere.
+    assert "CASE" not in _where_sql(Keyset(KsItem, ["name"]), ("b", 5))
+
+
 def test_nullable_keys_get_null_branches_only_for_themselves() -> None:
     sql = _where_sql(Keyset(KsItem, ["rank", "name"]), (1, "a", 3))
     assert '"TESTS_KSITEM"."RANK" IS NULL' in sql

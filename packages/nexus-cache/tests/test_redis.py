@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from nexus_cache import _backends, _core, cached, stats
+from nexus_testing import redis_url
 
 from tests.helpers import no_queries
 from tests.models import Host, Listing
@@ -150,7 +151,7 @@ def test_foreign_values_under_an_entry_key_are_misses(redis_cache: str) -> None:
             if state == "cold":
                 new_process()
             assert [x.pk for x in Listing.objects.cached()] == [a.pk]
-    assert stats()["errors"] == 0
+    assert stats()["local"]["errors"] == 0
 
 
 def test_entries_read_from_the_primary(redis_cache: str) -> None:
@@ -259,3 +260,107 @@ def test_counters_flush_in_one_round_trip(redis_cache: str, round_trips: list[st
     assert (shared["hits"], shared["misses"], shared["stores"]) == (4, 2, 1)
     ttl = caches["redis"].ttl(f"{redis_cache}:{__import__('nexus_cache').__version__}:stats:hits")  # type: ignore[attr-defined]
     assert 0 < ttl <= 604800
+
+
+# -- the token writer's own connection --------------------------------------------------------
+
+
+def _writer_connection() -> Any:
+    from nexus_cache import _store
+
+    adapter = _backends.for_cache(_store.cache())
+    assert isinstance(adapter, _backends.DjangoRedis)
+    assert adapter._writers is not None
+    return getattr(adapter._writers, "conn", None)
+
+
+def _invalidate_and_check(a: Listing, price: int) -> None:
+    a.price = price
+    a.save()
+    assert Listing.objects.cached().get(pk=a.pk).price == price
+
+
+def test_token_writes_reuse_one_connection_per_thread(redis_cache: str) -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    Listing.objects.cached().get(pk=a.pk)
+    _invalidate_and_check(a, 2)
+    mine = _writer_connection()
+    assert mine is not None
+    assert mine.is_connected
+    _invalidate_and_check(a, 3)
+    assert _writer_connection() is mine
+    # A new cache object in the same thread (as Django makes per ASGI request) shares it.
+    from nexus_cache import _store
+
+    _store.cache().__dict__.pop("_nexus_cache_adapter")
+    _invalidate_and_check(a, 4)
+    assert _writer_connection() is mine
+
+    seen: list[Any] = []
+
+    def other_thread() -> None:
+        from django.db import connections
+
+        try:
+            a.price = 5
+            a.save()
+            seen.append(_writer_connection())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert seen
+    assert seen[0] is not None
+    assert seen[0] is not mine
+    assert Listing.objects.cached().get(pk=a.pk).price == 5
+
+
+def test_token_writes_survive_a_dropped_connection(redis_cache: str) -> None:
+    """The server closed the connection (restart, idle timeout): the write is sent again on a
+    new one, nothing is queued for retry and no error is counted."""
+    import redis
+
+    from nexus_cache import _tokens
+
+    a = Listing.objects.create(city="Lagos", price=1)
+    Listing.objects.cached().get(pk=a.pk)
+    _invalidate_and_check(a, 2)
+    conn = _writer_connection()
+    conn.send_command("CLIENT", "ID")
+    client_id = conn.read_response()
+    killer = redis.Redis.from_url(redis_url())
+    assert killer.client_kill_filter(_id=client_id) == 1
+    errors = stats()["local"]["errors"]
+    _invalidate_and_check(a, 3)
+    assert _writer_connection() is not conn
+    assert stats()["local"]["errors"] == errors
+    assert not _tokens.pending_retry()
+
+
+def test_token_writer_is_replaced_in_a_forked_child(
+    redis_cache: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection inherited through fork() shares its socket with the parent: never used."""
+    import os
+
+    a = Listing.objects.create(city="Lagos", price=1)
+    Listing.objects.cached().get(pk=a.pk)
+    _invalidate_and_check(a, 2)
+    parent = _writer_connection()
+    pid = os.getpid()
+    monkeypatch.setattr(_backends.os, "getpid", lambda: pid + 1)
+    _invalidate_and_check(a, 3)
+    assert _writer_connection() is not parent
+
+
+def test_lost_script_cache_for_token_writes_falls_back_to_eval(
+    redis_cache: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = Listing.objects.create(city="Lagos", price=1)
+    Listing.objects.cached().get(pk=a.pk)
+    monkeypatch.setattr(_backends, "_REPLACE_SHA", "0" * 40)
+    errors = stats()["local"]["errors"]
+    _invalidate_and_check(a, 2)
+    assert stats()["local"]["errors"] == errors

@@ -5,7 +5,9 @@ row-value comparison ``(a, b, id) > (x, y, z)``: PostgreSQL and SQLite turn it i
 single index range. Otherwise the expanded form with a redundant bound on the leading key,
 ``a <= x AND (a < x OR (b > y OR (b = y AND id > z)))``: the bound is what gives the
 planner an index condition, and under it ``a = x`` is implied wherever ``a < x`` fails, so
-the leading equality is left out (one parameter and one comparison fewer). ``IS NULL`` /
+the leading equality is left out (one parameter and one comparison fewer). The OR part is
+wrapped in a ``CASE`` on PostgreSQL so that its planner does not search index paths for it
+(see below). ``IS NULL`` /
 ``IS NOT NULL`` branches appear only for keys that can be NULL. The inclusive variant also
 admits the row at the position itself (``>=`` on the last key), which is how a page learns
 whether anything precedes it.
@@ -94,6 +96,7 @@ class SeekCondition(Expression):
             self.descending,
             tuple(key.nullable for key in self.keys),
             self.inclusive,
+            connection.vendor == "postgresql",
         )
         return template, [param for ref in refs for param in sources[ref]]
 
@@ -126,6 +129,7 @@ def _template(
     descending: tuple[bool, ...],
     nullable: tuple[bool, ...],
     inclusive: bool,
+    opaque: bool = False,
 ) -> _Piece:
     """The condition's SQL for one shape, and which source feeds each parameter."""
     count = len(column_sql)
@@ -160,7 +164,17 @@ def _template(
             condition = after
     if condition is None:
         return "1 = 0", ()
-    return condition if bound is None else _cat(bound, " AND ", condition)
+    if bound is None:
+        return condition
+    if opaque:
+        # The bound is the index condition; the OR form under it can only be a filter on the
+        # ordered scan. Left bare, PostgreSQL's planner also costs bitmap-OR paths for it (an
+        # index per branch) and throws them away: 0.1 ms of planning per page on the
+        # benchmark machine, more than the scan itself. A CASE is opaque to that search and
+        # keeps the truth value (NULL counts as not after, as in a bare WHERE). (Not
+        # ``THEN 1 ELSE 0 END = 1``: the planner folds that back into the bare OR.)
+        return _cat(bound, " AND CASE WHEN ", condition, " THEN TRUE ELSE FALSE END")
+    return _cat(bound, " AND ", condition)
 
 
 def _after(column: _Piece, value: _Piece | None, nullable: bool, descending: bool) -> _Piece | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -364,3 +365,30 @@ def test_lost_script_cache_for_token_writes_falls_back_to_eval(
     errors = stats()["local"]["errors"]
     _invalidate_and_check(a, 2)
     assert stats()["local"]["errors"] == errors
+
+
+@pytest.mark.parametrize(
+    ("module", "patched"),
+    [("gevent.monkey", "is_module_patched"), ("eventlet.patcher", "is_monkey_patched")],
+)
+def test_green_threads_keep_pooled_token_writes(
+    redis_cache: str, monkeypatch: pytest.MonkeyPatch, module: str, patched: str
+) -> None:
+    """Under gevent or eventlet a thread-local is per greenlet: a connection per request."""
+    import types
+
+    from nexus_cache import _store
+
+    fake = types.ModuleType(module)
+    setattr(fake, patched, lambda name: name in ("threading", "thread"))
+    monkeypatch.setitem(sys.modules, module, fake)
+    _store.cache().__dict__.pop("_nexus_cache_adapter", None)
+    try:
+        adapter = _backends.for_cache(_store.cache())
+        assert isinstance(adapter, _backends.DjangoRedis)
+        assert adapter._writers is None
+        a = Listing.objects.create(city="Lagos", price=1)
+        Listing.objects.cached().get(pk=a.pk)
+        _invalidate_and_check(a, 2)
+    finally:
+        _store.cache().__dict__.pop("_nexus_cache_adapter", None)

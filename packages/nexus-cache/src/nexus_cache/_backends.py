@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Sequence
@@ -192,9 +193,12 @@ class DjangoRedis:
         self.redis = self.client.get_client(write=True)
         self._loads = self._fast_loads()
         self._check_cluster()
-        #: Per thread, the connection for token writes (None: a client without a pool).
+        #: Per thread, the connection for token writes (None: pooled calls - a client without
+        #: a pool, or green threads, where a connection per greenlet would mean one per request).
         pool = getattr(self.redis, "connection_pool", None)
-        self._writers: threading.local | None = None if pool is None else _writers_of(pool)
+        self._writers: threading.local | None = (
+            None if pool is None or _green_threads() else _writers_of(pool)
+        )
 
     def _fast_loads(self) -> Any:
         """The serializer's loads when nothing is compressed: the client's decode() first
@@ -392,6 +396,15 @@ class DjangoRedis:
 #: per request under ASGI, which would otherwise open a connection per request.
 _writer_locals: weakref.WeakKeyDictionary[Any, threading.local] = weakref.WeakKeyDictionary()
 _writer_locals_lock = threading.Lock()
+
+
+def _green_threads() -> bool:
+    """gevent or eventlet patched ``threading``: ``threading.local`` is then per greenlet."""
+    gevent = sys.modules.get("gevent.monkey")
+    if gevent is not None and gevent.is_module_patched("threading"):
+        return True
+    eventlet = sys.modules.get("eventlet.patcher")
+    return bool(eventlet is not None and eventlet.is_monkey_patched("thread"))
 
 
 def _writers_of(pool: Any) -> threading.local:

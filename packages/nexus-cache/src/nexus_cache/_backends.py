@@ -325,7 +325,7 @@ class DjangoRedis:
     def write_tokens(self, values: dict[str, int], timeout: int) -> None:
         keys = [self.raw_token(k) for k in values]
         args = [*values.values(), timeout]
-        if self._writers is None:  # a cluster client: its own routing
+        if self._writers is None:  # (a cluster client, or green threads: see __init__)
             self._script(_REPLACE_SHA, _REPLACE_LUA, keys, args)
             return
         try:
